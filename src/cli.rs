@@ -1,0 +1,223 @@
+//! The command line: `serve` (the default), `migrate`, and admin commands that work directly on
+//! the database.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db;
+use crate::domain::{Lang, ListSlug, Sender, SubscriptionStatus};
+use crate::startup::{open_database, Application};
+use crate::subscriptions::{self, ListInput};
+use crate::telemetry;
+
+/// Iscriviti: a self-hosted newsletter service.
+///
+/// Settings come from defaults, then ./iscriviti.toml or --config, then the environment
+/// (DATABASE_URL, ISCRIVITI_SMTP_URL, ISCRIVITI_BIND, ISCRIVITI_BASE_URL...).
+#[derive(Debug, Parser)]
+#[command(name = "iscriviti", version)]
+pub struct Cli {
+    /// A TOML settings file.
+    #[arg(long, global = true, env = "ISCRIVITI_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web pages and deliver mail until SIGTERM or Ctrl-C (the default command).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create and look at mailing lists.
+    #[command(subcommand)]
+    List(ListCommand),
+    /// Look at subscribers.
+    #[command(subcommand)]
+    Subscriber(SubscriberCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// Create a list.
+    Create(ListCreate),
+    /// Show every list.
+    Ls,
+}
+
+#[derive(Debug, Args)]
+pub struct ListCreate {
+    /// Identifier used in forms and URLs: lower-case letters, digits and dashes.
+    pub slug: String,
+    /// The name readers see.
+    #[arg(long)]
+    pub name: String,
+    /// One line shown under the name on the signup form.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Hide the list from the public form (admins add subscribers).
+    #[arg(long)]
+    pub private: bool,
+    /// Subscribe readers without a confirmation mail (double opt-in is the default).
+    #[arg(long)]
+    pub single_opt_in: bool,
+    /// Sender of the list's mail, e.g. "Redazione <news@example.org>" (default: mail.from).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Where replies go, e.g. "Redazione <redazione@example.org>".
+    #[arg(long)]
+    pub reply_to: Option<String>,
+    /// Language of the list's mail: it or en.
+    #[arg(long, default_value = "it")]
+    pub language: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriberCommand {
+    /// List subscriptions, newest subscriber first.
+    Ls {
+        /// Only this list.
+        #[arg(long)]
+        list: Option<String>,
+        /// Only this status: pending, confirmed or unsubscribed.
+        #[arg(long)]
+        status: Option<SubscriptionStatus>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Skip this many rows (paging).
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings.clone()).await?;
+            tracing::info!(
+                address = %settings.bind,
+                port = app.port(),
+                base_url = %settings.base_url,
+                mail = if settings.mail.smtp_url.is_some() { "smtp" } else { "files" },
+                "serving",
+            );
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            open_database(&settings).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::List(cmd) => list(&settings, cmd).await,
+        Command::Subscriber(cmd) => subscriber(&settings, cmd).await,
+    }
+}
+
+async fn list(settings: &Settings, cmd: ListCommand) -> anyhow::Result<()> {
+    let pool = open_database(settings).await?;
+    match cmd {
+        ListCommand::Create(args) => {
+            let input = ListInput {
+                slug: ListSlug::parse(&args.slug)?,
+                name: non_blank(&args.name, "--name")?,
+                description: args.description.trim().to_owned(),
+                public: !args.private,
+                double_opt_in: !args.single_opt_in,
+                language: Lang::parse(&args.language)?,
+                from: Sender::parse(args.from.as_deref().unwrap_or(&settings.mail.from))?,
+                reply_to: args.reply_to.as_deref().map(Sender::parse).transpose()?,
+            };
+            let list = db::run(&pool, move |conn| subscriptions::create_list(conn, &input)).await?;
+            println!("created list {} (id {})", list.slug, list.id);
+        }
+        ListCommand::Ls => {
+            let lists = db::run(&pool, |conn| Ok::<_, db::DbError>(db::lists::all(conn)?)).await?;
+            println!(
+                "{:<24} {:<32} {:<8} {:<7} {:<4} FROM",
+                "SLUG", "NAME", "VISIBLE", "OPT-IN", "LANG"
+            );
+            for l in lists {
+                println!(
+                    "{:<24} {:<32} {:<8} {:<7} {:<4} {} <{}>{}",
+                    l.slug,
+                    l.name,
+                    if l.public { "public" } else { "private" },
+                    if l.double_opt_in { "double" } else { "single" },
+                    l.language,
+                    l.from_name,
+                    l.from_address,
+                    if l.archived { " (archived)" } else { "" },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn subscriber(settings: &Settings, cmd: SubscriberCommand) -> anyhow::Result<()> {
+    let pool = open_database(settings).await?;
+    let SubscriberCommand::Ls {
+        list,
+        status,
+        limit,
+        offset,
+    } = cmd;
+    let list_id = match list {
+        Some(slug) => {
+            let slug = ListSlug::parse(&slug)?;
+            let found = db::run(&pool, move |conn| {
+                Ok::<_, db::DbError>(db::lists::by_slug(conn, slug.as_str())?)
+            })
+            .await?;
+            Some(
+                found
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("no list with that slug (see `iscriviti list ls`)")
+                    })?
+                    .id,
+            )
+        }
+        None => None,
+    };
+    let rows = db::run(&pool, move |conn| {
+        Ok::<_, db::DbError>(db::subscribers::search(
+            conn,
+            list_id,
+            status,
+            limit.clamp(1, 10_000),
+            offset.max(0),
+        )?)
+    })
+    .await?;
+    println!(
+        "{:<40} {:<24} {:<13} {:<20} NAME",
+        "EMAIL", "LIST", "STATUS", "SINCE"
+    );
+    for r in rows {
+        println!(
+            "{:<40} {:<24} {:<13} {:<20} {}",
+            r.subscriber.email,
+            r.list_slug,
+            r.subscription.status,
+            r.subscription.updated_at.format("%Y-%m-%d %H:%M"),
+            r.subscriber.name.unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+fn non_blank(s: &str, flag: &str) -> anyhow::Result<String> {
+    let s = s.trim();
+    anyhow::ensure!(
+        !s.is_empty() && !s.chars().any(char::is_control),
+        "{flag} must be a non-empty single line"
+    );
+    Ok(s.to_owned())
+}

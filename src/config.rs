@@ -1,0 +1,382 @@
+//! Typed settings: defaults in code, then an optional TOML file, then environment variables.
+//! Built once in `main` and passed down; secrets are wrapped so they never print.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+/// A value that must not reach logs: `Debug` prints `[redacted]`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a secret.
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Everything the service can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// Public URL readers reach the service at; links in mail start with it.
+    pub base_url: Url,
+    /// `sqlite://path` or `postgres://user:pass@host/db` (may hold a password).
+    pub database_url: Secret<String>,
+    /// Connections in the pool of each instance.
+    pub db_pool_size: u32,
+    /// On a database with no list at all, create a public list so the form is usable at once.
+    pub seed_default_list: bool,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    pub mail: MailSettings,
+    pub signup: SignupSettings,
+    pub worker: WorkerSettings,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How mail leaves the service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// SMTP relay; when absent, mail is written as `.eml` files into `dir`.
+    pub smtp_url: Option<SmtpUrl>,
+    /// Folder for `.eml` files when there is no SMTP relay.
+    pub dir: PathBuf,
+    /// Sender of mail not tied to a list, and of the seeded default list.
+    pub from: String,
+    /// Seconds a whole SMTP exchange for one message may take.
+    pub send_timeout_secs: u64,
+    /// Concurrent SMTP connections per instance.
+    pub connections: usize,
+}
+
+/// Signup behaviour and abuse limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignupSettings {
+    /// How long a confirmation link works.
+    pub confirm_ttl_secs: i64,
+    /// Confirmation mails per address per hour; further signups are answered the same but send
+    /// nothing.
+    pub resend_per_hour: i64,
+    /// Signup requests per client IP per minute (0 disables the limit).
+    pub per_ip_per_minute: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you trust).
+    pub trust_proxy_headers: bool,
+}
+
+/// The outbox worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Run the worker inside `serve`.
+    pub enabled: bool,
+    /// How often to look for due mail when nothing wakes the worker.
+    pub poll_interval_ms: u64,
+    /// Rows leased per claim.
+    pub batch_size: i64,
+    /// How long a lease lasts before another worker may take the row over.
+    pub lease_secs: i64,
+    /// First retry delay after a temporary failure; doubles each attempt.
+    pub retry_base_ms: i64,
+    /// Longest retry delay.
+    pub retry_max_ms: i64,
+    /// Attempts before a temporarily failing message is given up as failed.
+    pub max_attempts: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: Url::parse("http://127.0.0.1:8080").expect("static URL"),
+            database_url: Secret::new("sqlite://data/iscriviti.db".to_owned()),
+            db_pool_size: 8,
+            seed_default_list: true,
+            log_format: LogFormat::Text,
+            mail: MailSettings::default(),
+            signup: SignupSettings::default(),
+            worker: WorkerSettings::default(),
+        }
+    }
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            dir: PathBuf::from("data/mail"),
+            from: "Iscriviti <newsletter@localhost.localdomain>".to_owned(),
+            send_timeout_secs: 30,
+            connections: 4,
+        }
+    }
+}
+
+impl Default for SignupSettings {
+    fn default() -> Self {
+        Self {
+            confirm_ttl_secs: 48 * 3600,
+            resend_per_hour: 3,
+            per_ip_per_minute: 20,
+            trust_proxy_headers: false,
+        }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval_ms: 1000,
+            batch_size: 32,
+            lease_secs: 120,
+            retry_base_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            max_attempts: 12,
+        }
+    }
+}
+
+/// TLS on an SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text (a relay on localhost or a test sink).
+    None,
+    /// Plain connection upgraded with STARTTLS, which must succeed.
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
+}
+
+/// A parsed SMTP relay URL: `smtp://[user:pass@]host[:port][?tls=starttls]` or `smtps://...`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SmtpUrl {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret<String>>,
+}
+
+impl TryFrom<String> for SmtpUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        SmtpUrl::parse(&s)
+    }
+}
+
+impl SmtpUrl {
+    /// Parses the URL, saying what is wrong with it.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let url = Url::parse(input).map_err(|e| format!("invalid SMTP URL: {e}"))?;
+        let tls_param = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let tls = match (url.scheme(), tls_param.as_deref()) {
+            ("smtps", None | Some("implicit")) => SmtpTls::Implicit,
+            ("smtp", None | Some("none")) => SmtpTls::None,
+            ("smtp", Some("starttls")) => SmtpTls::StartTls,
+            ("smtp" | "smtps", Some(other)) => {
+                return Err(format!(
+                    "unknown tls={other} in the SMTP URL (use starttls, none or smtps://)"
+                ))
+            }
+            (scheme, _) => {
+                return Err(format!(
+                    "the SMTP URL must start with smtp:// or smtps:// (got {scheme}://)"
+                ))
+            }
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("the SMTP URL has no host")?
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let default_port = match tls {
+            SmtpTls::Implicit => 465,
+            SmtpTls::StartTls => 587,
+            SmtpTls::None => 25,
+        };
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+                .map_err(|_| "the SMTP URL's user or password is not valid UTF-8".to_owned())
+        };
+        let username = (!url.username().is_empty())
+            .then(|| decode(url.username()))
+            .transpose()?;
+        let password = url.password().map(decode).transpose()?.map(Secret::new);
+        Ok(Self {
+            host,
+            port: url.port().unwrap_or(default_port),
+            tls,
+            username,
+            password,
+        })
+    }
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read the configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is invalid: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("the environment variable {name} is invalid: {reason}")]
+    Env { name: &'static str, reason: String },
+}
+
+impl Settings {
+    /// Defaults, then `file` (or `./iscriviti.toml` when it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let default_file = Path::new("iscriviti.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        let mut settings = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Applies the environment overrides, read through `var` so tests need not touch the
+    /// process environment.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parsed<T: std::str::FromStr>(name: &'static str, v: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+            })
+        }
+        if let Some(v) = var("DATABASE_URL") {
+            self.database_url = Secret::new(v);
+        }
+        if let Some(v) = var("ISCRIVITI_BIND") {
+            self.bind = parsed("ISCRIVITI_BIND", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_BASE_URL") {
+            self.base_url = parsed("ISCRIVITI_BASE_URL", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_SMTP_URL") {
+            self.mail.smtp_url = Some(SmtpUrl::parse(&v).map_err(|reason| ConfigError::Env {
+                name: "ISCRIVITI_SMTP_URL",
+                reason,
+            })?);
+        }
+        if let Some(v) = var("ISCRIVITI_MAIL_DIR") {
+            self.mail.dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("ISCRIVITI_MAIL_FROM") {
+            self.mail.from = v;
+        }
+        if let Some(v) = var("ISCRIVITI_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "ISCRIVITI_LOG_FORMAT",
+                        reason: "use text or json".into(),
+                    })
+                }
+            };
+        }
+        if let Some(v) = var("ISCRIVITI_SMTP_CONNECTIONS") {
+            self.mail.connections = parsed("ISCRIVITI_SMTP_CONNECTIONS", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE") {
+            self.signup.per_ip_per_minute = parsed("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE", v)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_parse_with_tls_modes_and_credentials() {
+        let u = SmtpUrl::parse("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.tls),
+            ("127.0.0.1", 2525, SmtpTls::None)
+        );
+        let u =
+            SmtpUrl::parse("smtp://mario%40x.it:p%C3%A0ss@relay.example.org?tls=starttls").unwrap();
+        assert_eq!(u.tls, SmtpTls::StartTls);
+        assert_eq!(u.port, 587);
+        assert_eq!(u.username.as_deref(), Some("mario@x.it"));
+        assert_eq!(u.password.as_ref().unwrap().expose(), "pàss");
+        assert!(!format!("{u:?}").contains("pàss"));
+        assert_eq!(
+            SmtpUrl::parse("smtps://relay.example.org").unwrap().port,
+            465
+        );
+        assert!(SmtpUrl::parse("http://x").is_err());
+        assert!(SmtpUrl::parse("smtp://x?tls=maybe").is_err());
+    }
+
+    #[test]
+    fn environment_overrides_defaults_and_file() {
+        let mut s: Settings =
+            toml::from_str("bind = \"0.0.0.0:9000\"\n[signup]\nresend_per_hour = 5\n").unwrap();
+        s.apply_env(|k| (k == "DATABASE_URL").then(|| "postgres://u:secret@h/db".to_owned()))
+            .unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(s.signup.resend_per_hour, 5);
+        assert_eq!(s.database_url.expose(), "postgres://u:secret@h/db");
+        assert!(!format!("{s:?}").contains("secret"));
+        assert!(toml::from_str::<Settings>("nonsense = 1").is_err());
+    }
+}

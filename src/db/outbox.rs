@@ -1,0 +1,224 @@
+//! The durable outbox: every outgoing message is a row here before anything touches the network.
+//!
+//! Life of a row: `queued` → (claimed with a lease) `sending` → `sent` | `queued` again with a
+//! later `next_attempt_at` (temporary failure) | `failed` (permanent failure or out of attempts).
+//! Rows are never deleted; the body is dropped once sent. A lease that expires (the process died
+//! mid-send) makes the row claimable again, so a crash re-sends at most what was in flight.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp};
+
+use super::schema::outbox;
+use super::DbConnection;
+
+/// A message to record.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewOutboxMail<'a> {
+    pub kind: &'a str,
+    pub priority: i32,
+    pub subscriber_id: Option<i64>,
+    pub sender: &'a str,
+    pub recipient: &'a str,
+    pub message_id: &'a str,
+    pub body: Option<&'a [u8]>,
+    pub status: &'a str,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// A row leased by a worker, with everything needed to send it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub sender: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub message_id: String,
+    #[diesel(sql_type = Nullable<Binary>)]
+    pub body: Option<Vec<u8>>,
+    /// Attempts so far, this one included.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+/// Records a message to send.
+pub fn insert(conn: &mut DbConnection, mail: &NewOutboxMail<'_>) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values(mail)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many messages of `kind` were recorded for a subscriber since `since` (for rate limits).
+pub fn count_recent(
+    conn: &mut DbConnection,
+    subscriber_id: i64,
+    kind: &str,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
+    outbox::table
+        .filter(outbox::subscriber_id.eq(subscriber_id))
+        .filter(outbox::kind.eq(kind))
+        .filter(outbox::created_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
+/// Leases up to `limit` due rows (queued and due, or with an expired lease), most urgent
+/// first, and returns them. One statement: the lease is committed before any SMTP traffic.
+/// PostgreSQL skips rows other instances are claiming; SQLite has one writer at a time.
+pub fn claim(
+    conn: &mut DbConnection,
+    owner: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Claimed>> {
+    const PG: &str = "UPDATE outbox SET status = 'sending', lease_until = $1, lease_owner = $2, \
+        attempts = attempts + 1 \
+        WHERE id IN (SELECT id FROM outbox \
+            WHERE (status = 'queued' AND next_attempt_at <= $3) \
+               OR (status = 'sending' AND lease_until < $3) \
+            ORDER BY priority, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+        RETURNING id, sender, recipient, message_id, body, attempts";
+    const SQLITE: &str =
+        "UPDATE outbox SET status = 'sending', lease_until = ?1, lease_owner = ?2, \
+        attempts = attempts + 1 \
+        WHERE id IN (SELECT id FROM outbox \
+            WHERE (status = 'queued' AND next_attempt_at <= ?3) \
+               OR (status = 'sending' AND lease_until < ?3) \
+            ORDER BY priority, id LIMIT ?4) \
+        RETURNING id, sender, recipient, message_id, body, attempts";
+    let sql = match conn {
+        DbConnection::Pg(_) => PG,
+        DbConnection::Sqlite(_) => SQLITE,
+    };
+    let mut rows: Vec<Claimed> = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Text, _>(owner)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(conn)?;
+    // RETURNING gives no order guarantee; send in claim order.
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Records a delivered message and drops its body.
+pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq("sent"),
+            outbox::sent_at.eq(Some(now)),
+            outbox::body.eq(None::<Vec<u8>>),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+            outbox::lease_owner.eq(None::<String>),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Puts a message back in the queue after a temporary failure.
+pub fn mark_retry(
+    conn: &mut DbConnection,
+    id: i64,
+    next_attempt_at: NaiveDateTime,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq("queued"),
+            outbox::next_attempt_at.eq(next_attempt_at),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+            outbox::lease_owner.eq(None::<String>),
+            outbox::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a permanent failure; the row and its reason stay.
+pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq("failed"),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+            outbox::lease_owner.eq(None::<String>),
+            outbox::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Returns this owner's unsent leases to the queue (on shutdown), without counting the attempt.
+pub fn release(conn: &mut DbConnection, owner: &str, ids: &[i64]) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq("sending"))
+            .filter(outbox::lease_owner.eq(owner)),
+    )
+    .set((
+        outbox::status.eq("queued"),
+        outbox::attempts.eq(outbox::attempts - 1),
+        outbox::lease_until.eq(None::<NaiveDateTime>),
+        outbox::lease_owner.eq(None::<String>),
+    ))
+    .execute(conn)
+}
+
+/// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address
+/// and bodies are blanked. The rows stay as a record that something was (or was not) sent.
+pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryResult<()> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::subscriber_id.eq(subscriber_id))
+            .filter(outbox::status.eq("queued")),
+    )
+    .set(outbox::status.eq("cancelled"))
+    .execute(conn)?;
+    diesel::update(outbox::table.filter(outbox::subscriber_id.eq(subscriber_id)))
+        .set((
+            outbox::recipient.eq(""),
+            outbox::body.eq(None::<Vec<u8>>),
+            outbox::subscriber_id.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Row counts per status, for health and tests.
+pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// One row as stored, for inspection.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub recipient: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// Every row, oldest first (for tests and the CLI).
+pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<OutboxRow>> {
+    outbox::table
+        .order(outbox::id.asc())
+        .select(OutboxRow::as_select())
+        .load(conn)
+}

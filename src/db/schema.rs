@@ -1,0 +1,104 @@
+//! The one diesel schema shared by both backends (portable types only).
+
+diesel::table! {
+    lists (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        public -> Bool,
+        double_opt_in -> Bool,
+        language -> Text,
+        from_name -> Text,
+        from_address -> Text,
+        reply_to -> Nullable<Text>,
+        archived -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscribers (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Nullable<Text>,
+        language -> Text,
+        blocked -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriptions (subscriber_id, list_id) {
+        subscriber_id -> BigInt,
+        list_id -> BigInt,
+        status -> Text,
+        source -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        unsubscribed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tokens (hash) {
+        hash -> Text,
+        subscriber_id -> BigInt,
+        purpose -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    suppressions (email_hash) {
+        email_hash -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        priority -> Integer,
+        subscriber_id -> Nullable<BigInt>,
+        sender -> Text,
+        recipient -> Text,
+        message_id -> Text,
+        body -> Nullable<Binary>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(subscriptions -> lists (list_id));
+diesel::joinable!(subscriptions -> subscribers (subscriber_id));
+diesel::joinable!(tokens -> subscribers (subscriber_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    lists,
+    subscribers,
+    subscriptions,
+    tokens,
+    suppressions,
+    outbox,
+    settings,
+);

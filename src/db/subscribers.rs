@@ -1,0 +1,216 @@
+//! Subscribers and their subscriptions to lists.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{lists, subscribers, subscriptions};
+use super::DbConnection;
+use crate::domain::SubscriptionStatus;
+
+/// A subscriber as stored; `email` is already normalised.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = subscribers)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub language: String,
+    pub blocked: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One subscriber's relation to one list.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = subscriptions)]
+pub struct Subscription {
+    pub subscriber_id: i64,
+    pub list_id: i64,
+    pub status: String,
+    pub source: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub unsubscribed_at: Option<NaiveDateTime>,
+}
+
+impl Subscription {
+    /// The stored status; rows are only ever written from [`SubscriptionStatus`].
+    pub fn status(&self) -> SubscriptionStatus {
+        SubscriptionStatus::parse(&self.status).unwrap_or(SubscriptionStatus::Unsubscribed)
+    }
+}
+
+/// The subscriber with this (normalised) address.
+pub fn by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<Subscriber>> {
+    subscribers::table
+        .filter(subscribers::email.eq(email))
+        .select(Subscriber::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The subscriber with this id.
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Subscriber>> {
+    subscribers::table
+        .find(id)
+        .select(Subscriber::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts a subscriber and returns it; an address already present is a unique violation.
+pub fn insert(
+    conn: &mut DbConnection,
+    email: &str,
+    name: Option<&str>,
+    language: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Subscriber> {
+    diesel::insert_into(subscribers::table)
+        .values((
+            subscribers::email.eq(email),
+            subscribers::name.eq(name),
+            subscribers::language.eq(language),
+            subscribers::blocked.eq(false),
+            subscribers::created_at.eq(now),
+            subscribers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    by_email(conn, email)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// Sets the language a subscriber reads their mail in.
+pub fn set_language(
+    conn: &mut DbConnection,
+    id: i64,
+    language: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(subscribers::table.find(id))
+        .set((
+            subscribers::language.eq(language),
+            subscribers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes a subscriber; subscriptions and tokens go with it (ON DELETE CASCADE).
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(subscribers::table.find(id)).execute(conn)
+}
+
+/// All subscriptions of one subscriber.
+pub fn subscriptions_of(
+    conn: &mut DbConnection,
+    subscriber_id: i64,
+) -> QueryResult<Vec<Subscription>> {
+    subscriptions::table
+        .filter(subscriptions::subscriber_id.eq(subscriber_id))
+        .select(Subscription::as_select())
+        .load(conn)
+}
+
+/// Creates or updates the subscription of `subscriber_id` to `list_id` with `status`.
+/// Timestamps follow the status: `confirmed_at` is set when it becomes confirmed,
+/// `unsubscribed_at` when it becomes unsubscribed.
+pub fn set_subscription(
+    conn: &mut DbConnection,
+    subscriber_id: i64,
+    list_id: i64,
+    status: SubscriptionStatus,
+    source: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let confirmed_at = (status == SubscriptionStatus::Confirmed).then_some(now);
+    let unsubscribed_at = (status == SubscriptionStatus::Unsubscribed).then_some(now);
+    let updated = diesel::update(subscriptions::table.find((subscriber_id, list_id)))
+        .set((
+            subscriptions::status.eq(status.as_str()),
+            subscriptions::source.eq(source),
+            subscriptions::updated_at.eq(now),
+            subscriptions::confirmed_at.eq(confirmed_at),
+            subscriptions::unsubscribed_at.eq(unsubscribed_at),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(subscriptions::table)
+            .values((
+                subscriptions::subscriber_id.eq(subscriber_id),
+                subscriptions::list_id.eq(list_id),
+                subscriptions::status.eq(status.as_str()),
+                subscriptions::source.eq(source),
+                subscriptions::created_at.eq(now),
+                subscriptions::updated_at.eq(now),
+                subscriptions::confirmed_at.eq(confirmed_at),
+                subscriptions::unsubscribed_at.eq(unsubscribed_at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Confirms every pending subscription of a subscriber; returns how many changed.
+pub fn confirm_pending(
+    conn: &mut DbConnection,
+    subscriber_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        subscriptions::table
+            .filter(subscriptions::subscriber_id.eq(subscriber_id))
+            .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str())),
+    )
+    .set((
+        subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()),
+        subscriptions::confirmed_at.eq(Some(now)),
+        subscriptions::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// One row of `subscriber ls`: the subscriber and, per list, the subscription.
+#[derive(Debug, Clone)]
+pub struct SubscriberRow {
+    pub subscriber: Subscriber,
+    pub list_slug: String,
+    pub subscription: Subscription,
+}
+
+/// Subscriptions with their subscriber and list slug, filtered, newest first.
+pub fn search(
+    conn: &mut DbConnection,
+    list_id: Option<i64>,
+    status: Option<SubscriptionStatus>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<SubscriberRow>> {
+    let mut query = subscriptions::table
+        .inner_join(subscribers::table)
+        .inner_join(lists::table)
+        .select((
+            Subscriber::as_select(),
+            lists::slug,
+            Subscription::as_select(),
+        ))
+        .order((subscribers::id.desc(), lists::slug.asc()))
+        .limit(limit)
+        .offset(offset)
+        .into_boxed();
+    if let Some(list_id) = list_id {
+        query = query.filter(subscriptions::list_id.eq(list_id));
+    }
+    if let Some(status) = status {
+        query = query.filter(subscriptions::status.eq(status.as_str()));
+    }
+    let rows: Vec<(Subscriber, String, Subscription)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(subscriber, list_slug, subscription)| SubscriberRow {
+            subscriber,
+            list_slug,
+            subscription,
+        })
+        .collect())
+}

@@ -1,0 +1,5 @@
+//! Delivering what the outbox holds.
+
+mod worker;
+
+pub use worker::{Drained, OutboxWorker};

@@ -1,0 +1,158 @@
+//! SMTP through lettre's connection type over sockets we open ourselves.
+//!
+//! lettre's pooled transport never sets TCP_NODELAY, and with Nagle's algorithm each message
+//! waits ~40 ms for a delayed ACK; opening the `TcpStream` here with `set_nodelay(true)` and
+//! handing it to `AsyncSmtpConnection::connect_with_transport` removes that wait. lettre's own
+//! timeout covers only connecting, so every exchange is wrapped in `tokio::time::timeout`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+use super::SendError;
+use crate::config::{SmtpTls, SmtpUrl};
+
+/// Up to `size` open connections to one relay, reused across messages.
+pub struct SmtpPool {
+    url: SmtpUrl,
+    size: usize,
+    timeout: Duration,
+    permits: Semaphore,
+    idle: Mutex<Vec<AsyncSmtpConnection>>,
+    hello: ClientId,
+}
+
+impl SmtpPool {
+    pub fn new(url: SmtpUrl, size: usize, timeout: Duration) -> Self {
+        Self {
+            url,
+            size,
+            timeout,
+            permits: Semaphore::new(size),
+            idle: Mutex::new(Vec::new()),
+            hello: ClientId::default(),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Sends one message, opening a connection if no idle one is left.
+    pub async fn send(&self, sender: &str, recipient: &str, body: &[u8]) -> Result<(), SendError> {
+        let envelope = Envelope::new(
+            Some(
+                sender
+                    .parse()
+                    .map_err(|_| SendError::Permanent("invalid sender address".into()))?,
+            ),
+            vec![recipient
+                .parse()
+                .map_err(|_| SendError::Permanent("invalid recipient address".into()))?],
+        )
+        .map_err(|e| SendError::Permanent(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| SendError::Temporary("transport closed".into()))?;
+        let reused = self.idle.lock().expect("pool lock").pop();
+        let mut conn = match reused {
+            Some(conn) => conn,
+            None => self.with_timeout(self.connect()).await?,
+        };
+        match self
+            .with_timeout(async { conn.send(&envelope, body).await.map(drop).map_err(classify) })
+            .await
+        {
+            Ok(()) => {
+                self.idle.lock().expect("pool lock").push(conn);
+                Ok(())
+            }
+            Err(e) => {
+                // The connection's state is unknown after a failure: never reuse it.
+                conn.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn with_timeout<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, SendError>>,
+    ) -> Result<T, SendError> {
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Temporary(format!(
+                    "SMTP timed out after {:?}",
+                    self.timeout
+                )))
+            })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let temp = |what: &str, e: &dyn std::fmt::Display| {
+            SendError::Temporary(format!("{what} {}:{}: {e}", self.url.host, self.url.port))
+        };
+        let tls = || {
+            TlsParameters::new(self.url.host.clone())
+                .map_err(|e| SendError::Temporary(e.to_string()))
+        };
+        let mut conn = if self.url.tls == SmtpTls::Implicit {
+            // TLS from the first byte: lettre opens this socket itself (Nagle stays on).
+            AsyncSmtpConnection::connect_tokio1(
+                (self.url.host.as_str(), self.url.port),
+                Some(self.timeout),
+                &self.hello,
+                Some(tls()?),
+                None,
+            )
+            .await
+            .map_err(|e| temp("connecting to", &e))?
+        } else {
+            let stream = TcpStream::connect((self.url.host.as_str(), self.url.port))
+                .await
+                .map_err(|e| temp("connecting to", &e))?;
+            stream
+                .set_nodelay(true)
+                .map_err(|e| temp("configuring", &e))?;
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                .await
+                .map_err(classify)?
+        };
+        if self.url.tls == SmtpTls::StartTls {
+            conn.starttls(tls()?, &self.hello).await.map_err(classify)?;
+        }
+        if let (Some(user), Some(password)) = (&self.url.username, &self.url.password) {
+            let credentials = Credentials::new(user.clone(), password.expose().clone());
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(conn)
+    }
+
+    /// Sends QUIT on every idle connection.
+    pub async fn close_idle(&self) {
+        let idle: Vec<_> = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
+        for mut conn in idle {
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+        }
+    }
+}
+
+/// 5xx answers are permanent; everything else (4xx, I/O, TLS, timeouts) is worth a retry.
+fn classify(e: lettre::transport::smtp::Error) -> SendError {
+    if e.is_permanent() {
+        SendError::Permanent(e.to_string())
+    } else {
+        SendError::Temporary(e.to_string())
+    }
+}

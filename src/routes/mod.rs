@@ -1,0 +1,9 @@
+//! HTTP handlers. They parse input into domain types, call a use case in `subscriptions`, and
+//! render a page or JSON; they hold no SQL.
+
+mod errors;
+mod health;
+pub mod public;
+
+pub use errors::{error_pages, PublicError};
+pub use health::health;

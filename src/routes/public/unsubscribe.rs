@@ -1,0 +1,58 @@
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{message, page, request_lang, settle_lang, PublicError};
+use crate::startup::AppState;
+use crate::subscriptions;
+
+/// `GET /unsubscribe/{link}`: a page with an Unsubscribe button; changes nothing.
+pub async fn unsubscribe_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PublicError> {
+    let lang = request_lang(&req);
+    settle_lang(&req, lang);
+    let signed = path.into_inner();
+    let (subscriber_id, list_id) = state
+        .links
+        .verify_unsubscribe(&signed)
+        .ok_or(PublicError::InvalidLink)?;
+    let list_name = subscriptions::list_name(&state, list_id)
+        .await?
+        .unwrap_or_default();
+    page(
+        &state,
+        "unsubscribe",
+        lang,
+        &minijinja::context! {
+            token => signed,
+            list_name => list_name,
+            preferences_url => state.links.preferences(subscriber_id),
+        },
+    )
+}
+
+/// `POST /unsubscribe/{link}`: the page's button, and the RFC 8058 one-click target that mail
+/// clients call with the body `List-Unsubscribe=One-Click` (form-encoded or multipart), no
+/// cookies, expecting 200 and no redirect. The signed link alone authorises the change.
+pub async fn unsubscribe(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PublicError> {
+    let lang = request_lang(&req);
+    settle_lang(&req, lang);
+    let (subscriber_id, list_id) = state
+        .links
+        .verify_unsubscribe(&path)
+        .ok_or(PublicError::InvalidLink)?;
+    subscriptions::unsubscribe(&state, subscriber_id, list_id).await?;
+    let one_click = body.windows(26).any(|w| w == b"List-Unsubscribe=One-Click");
+    if one_click {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(state.templates.t(lang, "unsubscribed_message").to_owned()));
+    }
+    message(&state, lang, "unsubscribed_title", "unsubscribed_message")
+}

@@ -1,0 +1,210 @@
+//! Building the application: pool, migrations, templates, transport, worker, and the one
+//! route table. `Application::build` binds the listener (port 0 in tests) before running, so
+//! tests and `main` start exactly the same server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use tokio::sync::{watch, Notify};
+
+use crate::config::Settings;
+use crate::db::{self, Pool};
+use crate::delivery::OutboxWorker;
+use crate::domain::Sender;
+use crate::links::Links;
+use crate::mail::Transport;
+use crate::ratelimit::IpRateLimiter;
+use crate::routes::{self, public};
+use crate::subscriptions;
+use crate::templates::Templates;
+
+/// Request bodies larger than this are refused with 413: a signup is a few hundred bytes.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The context every handler and use case gets.
+pub struct AppState {
+    pub pool: Pool,
+    pub templates: Arc<Templates>,
+    pub links: Links,
+    pub settings: Arc<Settings>,
+    /// Wakes the outbox worker when a request has just recorded mail.
+    pub outbox_wake: Arc<Notify>,
+    pub ip_limiter: IpRateLimiter,
+    /// Log confirmation links (only with the local-files transport, where no mail leaves).
+    pub log_links: bool,
+}
+
+/// A bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    worker: OutboxWorker,
+    run_worker: bool,
+}
+
+/// Opens the pool and applies migrations; used by `serve`, `migrate` and the other commands.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
+    let url = settings.database_url.expose().clone();
+    let size = settings.db_pool_size.max(2);
+    let pool = tokio::task::spawn_blocking(move || db::connect(&url, size))
+        .await?
+        .context("opening the database")?;
+    let applied = db::run(&pool, db::migrate).await?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(pool)
+}
+
+impl Application {
+    /// Prepares everything and binds `settings.bind`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let templates = Arc::new(Templates::load().context("loading templates")?);
+        let default_from = Sender::parse(&settings.mail.from)
+            .map_err(|e| anyhow::anyhow!("mail.from {:?}: {e}", settings.mail.from))?;
+        let pool = open_database(&settings).await?;
+        let seed = settings.seed_default_list;
+        let link_key = db::run(&pool, move |conn| {
+            if seed && subscriptions::seed_default_list(conn, &default_from)? {
+                tracing::info!("created the default public list `newsletter`");
+            }
+            let key = db::settings::get_or_init(conn, "link_key", || {
+                hex::encode(rand::random::<[u8; 32]>())
+            })?;
+            Ok::<_, anyhow::Error>(key)
+        })
+        .await?;
+        let links = Links::new(
+            settings.base_url.clone(),
+            hex::decode(link_key).context("stored link key")?,
+        );
+
+        let transport = Arc::new(Transport::from_settings(&settings.mail));
+        let outbox_wake = Arc::new(Notify::new());
+        let worker = OutboxWorker::new(
+            pool.clone(),
+            transport.clone(),
+            settings.worker.clone(),
+            outbox_wake.clone(),
+        );
+        let state = web::Data::new(AppState {
+            pool,
+            templates,
+            links,
+            ip_limiter: IpRateLimiter::new(settings.signup.per_ip_per_minute),
+            log_links: transport.is_local_files(),
+            outbox_wake,
+            settings: Arc::new(settings.clone()),
+        });
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = {
+            let state = state.clone();
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                    .wrap(routes::error_pages())
+                    .wrap_fn(log_request)
+                    .configure(route_table)
+            })
+            .listen(listener)?
+            .run()
+        };
+        Ok(Self {
+            port,
+            server,
+            state,
+            worker,
+            run_worker: settings.worker.enabled,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests read the pool from it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// The outbox worker (tests drain it).
+    pub fn worker(&self) -> OutboxWorker {
+        self.worker.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (actix stops accepting and finishes open requests), then
+    /// stops the worker, which finishes in-flight sends and releases the rest of its leases.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = self
+            .run_worker
+            .then(|| tokio::spawn(self.worker.clone().run(stop_rx)));
+        let served = self.server.await;
+        let _ = stop_tx.send(true);
+        if let Some(worker) = worker {
+            worker.await?;
+        }
+        served.context("HTTP server")
+    }
+}
+
+fn route_table(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(public::index))
+        .route("/subscribe", web::post().to(public::subscribe))
+        .route("/confirm", web::get().to(public::confirm_page))
+        .route("/confirm", web::post().to(public::confirm))
+        .route(
+            "/unsubscribe/{link}",
+            web::get().to(public::unsubscribe_page),
+        )
+        .route("/unsubscribe/{link}", web::post().to(public::unsubscribe))
+        .route(
+            "/preferences/{link}",
+            web::get().to(public::preferences_page),
+        )
+        .route(
+            "/preferences/{link}",
+            web::post().to(public::save_preferences),
+        )
+        .route("/preferences/{link}/erase", web::post().to(public::erase))
+        .route("/health", web::get().to(routes::health));
+}
+
+/// Logs each request with its route pattern, never the concrete path or query: both can hold
+/// tokens and signed links.
+fn log_request(
+    req: actix_web::dev::ServiceRequest,
+    srv: &impl actix_web::dev::Service<
+        actix_web::dev::ServiceRequest,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+) -> impl std::future::Future<
+    Output = Result<
+        actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        actix_web::Error,
+    >,
+> {
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let fut = srv.call(req);
+    async move {
+        let res = fut.await?;
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "(unmatched)".into());
+        if route != "/health" {
+            tracing::info!(%method, %route, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+        }
+        Ok(res)
+    }
+}

@@ -1,0 +1,87 @@
+use chrono::Utc;
+
+use super::UseCaseError;
+use crate::db::{self, lists, DbConnection};
+use crate::domain::{Lang, ListSlug, Sender};
+use crate::startup::AppState;
+
+/// A list to create, already validated.
+#[derive(Debug, Clone)]
+pub struct ListInput {
+    pub slug: ListSlug,
+    pub name: String,
+    pub description: String,
+    pub public: bool,
+    pub double_opt_in: bool,
+    pub language: Lang,
+    pub from: Sender,
+    pub reply_to: Option<Sender>,
+}
+
+/// Creates a list; a slug already in use is refused with a clear error.
+pub fn create_list(
+    conn: &mut DbConnection,
+    input: &ListInput,
+) -> Result<lists::List, UseCaseError> {
+    let reply_to = input.reply_to.as_ref().map(|s| s.mailbox().to_string());
+    let new = lists::NewList {
+        slug: input.slug.as_str(),
+        name: &input.name,
+        description: &input.description,
+        public: input.public,
+        double_opt_in: input.double_opt_in,
+        language: input.language.code(),
+        from_name: input.from.name(),
+        from_address: input.from.address(),
+        reply_to: reply_to.as_deref(),
+        archived: false,
+        created_at: Utc::now().naive_utc(),
+    };
+    lists::insert(conn, &new).map_err(|e| {
+        if db::is_unique_violation(&e) {
+            UseCaseError::SlugTaken(input.slug.as_str().to_owned())
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// On a database without any list, creates a public double opt-in list `newsletter`, so that a
+/// first start shows a working form. Returns whether it created one.
+pub fn seed_default_list(conn: &mut DbConnection, from: &Sender) -> Result<bool, UseCaseError> {
+    if lists::count(conn)? > 0 {
+        return Ok(false);
+    }
+    let input = ListInput {
+        slug: ListSlug::parse("newsletter")?,
+        name: "Newsletter".into(),
+        description: String::new(),
+        public: true,
+        double_opt_in: true,
+        language: Lang::It,
+        from: from.clone(),
+        reply_to: None,
+    };
+    match create_list(conn, &input) {
+        Ok(_) => Ok(true),
+        // Another instance seeded it first.
+        Err(UseCaseError::SlugTaken(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The lists offered on the public form.
+pub async fn public_lists(state: &AppState) -> Result<Vec<lists::List>, UseCaseError> {
+    db::run(&state.pool, |conn| Ok(lists::public_active(conn)?)).await
+}
+
+/// The name of a list, if it exists.
+pub async fn list_name(state: &AppState, list_id: i64) -> Result<Option<String>, UseCaseError> {
+    db::run(&state.pool, move |conn| {
+        Ok(lists::by_ids(conn, &[list_id])?
+            .into_iter()
+            .next()
+            .map(|l| l.name))
+    })
+    .await
+}

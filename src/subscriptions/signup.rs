@@ -1,0 +1,210 @@
+use chrono::{Duration, Utc};
+
+use super::UseCaseError;
+use crate::db::{self, lists, outbox, subscribers, tokens, DbConnection};
+use crate::domain::{
+    mask_email, Lang, ListSlug, Sender, SubscriberEmail, SubscriberName, SubscriptionStatus, Token,
+};
+use crate::mail::{compose, MailParts};
+use crate::startup::AppState;
+
+/// The outbox kind of confirmation mail (also the key of its resend limit).
+pub const CONFIRM_KIND: &str = "confirm";
+/// Transactional mail goes before digests.
+pub const PRIORITY_TRANSACTIONAL: i32 = 0;
+/// Token purpose of confirmation links.
+pub const CONFIRM_PURPOSE: &str = "confirm";
+
+/// A validated signup.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    pub email: SubscriberEmail,
+    pub name: Option<SubscriberName>,
+    pub lists: Vec<ListSlug>,
+    pub lang: Lang,
+    /// Where consent came from: `form`, `api`...
+    pub source: &'static str,
+}
+
+/// What happened; the reader is told the same thing in every case (no enumeration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupOutcome {
+    /// A confirmation mail is in the outbox.
+    ConfirmationQueued,
+    /// Every chosen list is single opt-in, or already confirmed: nothing to confirm.
+    NothingToConfirm,
+    /// Pending, but the address already got its quota of confirmation mail this hour.
+    RateLimited,
+    /// The subscriber is blocked by an admin.
+    Blocked,
+}
+
+/// Records a signup: the subscriber, a subscription per list, and (for double opt-in lists not
+/// yet confirmed) a confirmation token and mail, all in one transaction.
+pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcome, UseCaseError> {
+    if req.lists.is_empty() {
+        return Err(UseCaseError::NoList);
+    }
+    let ttl = Duration::seconds(state.settings.signup.confirm_ttl_secs);
+    let resend_per_hour = state.settings.signup.resend_per_hour;
+    let token = Token::generate();
+    let confirm_url = state.links.confirm(&token, req.lang);
+    let templates = state.templates.clone();
+    let log_links = state.log_links;
+    let outcome = db::run(&state.pool, move |conn| {
+        let chosen = load_public_lists(conn, &req.lists)?;
+        let names = chosen
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let first = &chosen[0];
+        let from = Sender::from_parts(&first.from_name, &first.from_address)
+            .map_err(|e| UseCaseError::Mail(e.to_string()))?;
+        let reply_to = first
+            .reply_to
+            .as_deref()
+            .and_then(|r| Sender::parse(r).ok());
+        let rendered = templates
+            .mail(
+                "confirm",
+                req.lang,
+                &minijinja::context! {
+                    name => req.name.as_ref().map(SubscriberName::as_str),
+                    list_names => names,
+                    confirm_url => confirm_url,
+                    expires_hours => ttl.num_hours(),
+                },
+            )
+            .map_err(|e| UseCaseError::Mail(e.to_string()))?;
+        let mail = compose(&MailParts {
+            from: &from,
+            reply_to: reply_to.as_ref(),
+            to: req.email.as_str(),
+            subject: &rendered.subject,
+            text: &rendered.text,
+            html: &rendered.html,
+            headers: vec![],
+        })
+        .map_err(|e| UseCaseError::Mail(e.to_string()))?;
+
+        db::write_tx(conn, |conn| {
+            let now = Utc::now().naive_utc();
+            let subscriber = find_or_create(conn, &req, now)?;
+            if subscriber.blocked {
+                return Ok(SignupOutcome::Blocked);
+            }
+            let current = subscribers::subscriptions_of(conn, subscriber.id)?;
+            let mut pending = 0;
+            for list in &chosen {
+                let status = current
+                    .iter()
+                    .find(|s| s.list_id == list.id)
+                    .map(subscribers::Subscription::status);
+                let next = match status {
+                    Some(SubscriptionStatus::Confirmed) => continue,
+                    _ if list.double_opt_in => SubscriptionStatus::Pending,
+                    _ => SubscriptionStatus::Confirmed,
+                };
+                if status != Some(next) {
+                    subscribers::set_subscription(
+                        conn,
+                        subscriber.id,
+                        list.id,
+                        next,
+                        req.source,
+                        now,
+                    )?;
+                }
+                pending += usize::from(next == SubscriptionStatus::Pending);
+            }
+            if pending == 0 {
+                return Ok(SignupOutcome::NothingToConfirm);
+            }
+            let sent_lately =
+                outbox::count_recent(conn, subscriber.id, CONFIRM_KIND, now - Duration::hours(1))?;
+            if sent_lately >= resend_per_hour {
+                return Ok(SignupOutcome::RateLimited);
+            }
+            tokens::insert(
+                conn,
+                &token.hash(),
+                subscriber.id,
+                CONFIRM_PURPOSE,
+                now,
+                now + ttl,
+            )?;
+            outbox::insert(
+                conn,
+                &outbox::NewOutboxMail {
+                    kind: CONFIRM_KIND,
+                    priority: PRIORITY_TRANSACTIONAL,
+                    subscriber_id: Some(subscriber.id),
+                    sender: from.address(),
+                    recipient: req.email.as_str(),
+                    message_id: &mail.message_id,
+                    body: Some(&mail.bytes),
+                    status: "queued",
+                    attempts: 0,
+                    next_attempt_at: now,
+                    created_at: now,
+                },
+            )?;
+            Ok::<_, UseCaseError>(SignupOutcome::ConfirmationQueued)
+        })
+        .inspect(|&outcome| {
+            tracing::info!(to = %mask_email(req.email.as_str()), ?outcome, "signup recorded");
+            if outcome == SignupOutcome::ConfirmationQueued && log_links {
+                // Only with the local-files transport, where nobody gets real mail: the link
+                // lets a newcomer try the whole journey from the terminal.
+                tracing::info!(%confirm_url, "confirmation link (development mail transport)");
+            }
+        })
+    })
+    .await?;
+    if outcome == SignupOutcome::ConfirmationQueued {
+        state.outbox_wake.notify_one();
+    }
+    Ok(outcome)
+}
+
+/// The public, active lists with these slugs; any slug that is not one is an error.
+fn load_public_lists(
+    conn: &mut DbConnection,
+    slugs: &[ListSlug],
+) -> Result<Vec<lists::List>, UseCaseError> {
+    let public = lists::public_active(conn)?;
+    let mut chosen = Vec::with_capacity(slugs.len());
+    for slug in slugs {
+        let list = public
+            .iter()
+            .find(|l| l.slug == slug.as_str())
+            .ok_or(UseCaseError::UnknownList)?;
+        if !chosen.iter().any(|c: &lists::List| c.id == list.id) {
+            chosen.push(list.clone());
+        }
+    }
+    if chosen.is_empty() {
+        return Err(UseCaseError::NoList);
+    }
+    Ok(chosen)
+}
+
+fn find_or_create(
+    conn: &mut DbConnection,
+    req: &SignupRequest,
+    now: chrono::NaiveDateTime,
+) -> Result<subscribers::Subscriber, UseCaseError> {
+    if let Some(existing) = subscribers::by_email(conn, req.email.as_str())? {
+        // An unauthenticated form never edits a known subscriber's name or language.
+        return Ok(existing);
+    }
+    let name = req.name.as_ref().map(SubscriberName::as_str);
+    Ok(subscribers::insert(
+        conn,
+        req.email.as_str(),
+        name,
+        req.lang.code(),
+        now,
+    )?)
+}

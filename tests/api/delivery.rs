@@ -1,0 +1,152 @@
+//! The outbox: mail survives an SMTP outage, 4xx is retried, 5xx is recorded, nothing is lost.
+
+use iscriviti::db;
+
+use crate::helpers::{
+    confirm_link, spawn_app, spawn_app_with, spawn_app_with_sink, SmtpMode, SmtpSink,
+};
+
+#[tokio::test]
+async fn mail_recorded_while_the_relay_is_down_arrives_once_it_is_back() {
+    let sink = SmtpSink::down().await;
+    let mut app = spawn_app_with_sink(sink, |_| {}).await;
+    assert_eq!(
+        app.subscribe("attesa@example.org", &["newsletter"])
+            .await
+            .status(),
+        200
+    );
+
+    // The worker tries, fails to connect, and keeps the row for a retry.
+    let failing = async {
+        loop {
+            let rows = app.db(db::outbox::all).await;
+            if rows[0].attempts >= 2 {
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let rows = tokio::time::timeout(std::time::Duration::from_secs(10), failing)
+        .await
+        .unwrap();
+    assert_eq!(rows[0].status, "queued");
+    assert!(rows[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("connecting to"));
+
+    app.smtp.restart().await;
+    let mails = app.mails(1).await;
+    assert_eq!(mails.len(), 1);
+    confirm_link(&mails[0]);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let rows = app.db(db::outbox::all).await;
+    assert_eq!(rows[0].status, "sent");
+    assert_eq!(app.smtp.received().len(), 1, "sent exactly once");
+}
+
+#[tokio::test]
+async fn a_4xx_answer_is_retried_until_it_succeeds() {
+    let app = spawn_app().await;
+    app.smtp.set_mode(SmtpMode::TempFail);
+    assert_eq!(
+        app.subscribe("riprova@example.org", &["newsletter"])
+            .await
+            .status(),
+        200
+    );
+    let retried = async {
+        loop {
+            let rows = app.db(db::outbox::all).await;
+            if rows[0].attempts >= 2 {
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let rows = tokio::time::timeout(std::time::Duration::from_secs(10), retried)
+        .await
+        .unwrap();
+    assert!(rows[0].last_error.as_deref().unwrap().contains("451"));
+    app.smtp.set_mode(SmtpMode::Accept);
+    app.mails(1).await;
+}
+
+#[tokio::test]
+async fn a_5xx_answer_is_recorded_as_failed_with_its_reason_and_not_retried() {
+    let app = spawn_app_with(|s| s.worker.enabled = false).await;
+    app.smtp.set_mode(SmtpMode::PermFail);
+    assert_eq!(
+        app.subscribe("inesistente@example.org", &["newsletter"])
+            .await
+            .status(),
+        200
+    );
+    let drained = app.worker.drain().await.unwrap();
+    assert_eq!((drained.sent, drained.failed, drained.retrying), (0, 1, 0));
+    let rows = app.db(db::outbox::all).await;
+    assert_eq!(rows[0].status, "failed");
+    assert_eq!(rows[0].attempts, 1);
+    assert!(rows[0].last_error.as_deref().unwrap().contains("550"));
+    app.smtp.set_mode(SmtpMode::Accept);
+    assert_eq!(
+        app.worker.drain().await.unwrap().sent,
+        0,
+        "a failure is never retried"
+    );
+}
+
+#[tokio::test]
+async fn temporary_failures_are_given_up_after_the_attempt_limit_and_kept() {
+    let app = spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.worker.max_attempts = 2;
+        s.worker.retry_base_ms = 0;
+        s.worker.retry_max_ms = 0;
+    })
+    .await;
+    app.smtp.set_mode(SmtpMode::TempFail);
+    app.subscribe("sempre-451@example.org", &["newsletter"])
+        .await;
+    let drained = app.worker.drain().await.unwrap();
+    assert_eq!((drained.retrying, drained.failed), (1, 1));
+    let rows = app.db(db::outbox::all).await;
+    assert_eq!(rows[0].status, "failed");
+    assert!(rows[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .starts_with("gave up after 2 attempts"));
+}
+
+#[tokio::test]
+async fn with_the_worker_stopped_mail_waits_in_the_outbox_and_drain_sends_it_once() {
+    let app = spawn_app_with(|s| s.worker.enabled = false).await;
+    for i in 0..3 {
+        app.subscribe(&format!("coda{i}@example.org"), &["newsletter"])
+            .await;
+    }
+    assert!(app.smtp.received().is_empty());
+    assert_eq!(app.count("outbox").await, 3);
+    assert_eq!(app.worker.drain().await.unwrap().sent, 3);
+    assert_eq!(app.worker.drain().await.unwrap().sent, 0);
+    assert_eq!(app.smtp.received().len(), 3);
+}
+
+#[tokio::test]
+async fn an_expired_lease_makes_a_row_claimable_again() {
+    let app = spawn_app_with(|s| s.worker.enabled = false).await;
+    app.subscribe("lease@example.org", &["newsletter"]).await;
+    // A worker that died mid-send left this lease behind.
+    let now = chrono::Utc::now().naive_utc();
+    let expired = now - chrono::Duration::seconds(1);
+    let claimed = app
+        .db(move |c| db::outbox::claim(c, "dead-worker", now, expired, 10))
+        .await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(app.worker.drain().await.unwrap().sent, 1);
+    let rows = app.db(db::outbox::all).await;
+    assert_eq!((rows[0].status.as_str(), rows[0].attempts), ("sent", 2));
+}

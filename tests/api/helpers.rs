@@ -1,0 +1,316 @@
+//! The test harness: `spawn_app`, a test database per test, and an SMTP sink.
+
+pub mod smtp;
+
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::{Connection, RunQueryDsl};
+use iscriviti::config::{Settings, SmtpUrl};
+use iscriviti::db::{self, DbConnection};
+use iscriviti::delivery::OutboxWorker;
+use iscriviti::startup::{AppState, Application};
+pub use smtp::{Received, SmtpMode, SmtpSink};
+
+/// The public base URL the app is told it has; links in mail start with it.
+pub const BASE_URL: &str = "https://news.example.org";
+
+/// A running app with its own database and SMTP sink.
+pub struct TestApp {
+    pub address: String,
+    pub state: web::Data<AppState>,
+    pub worker: OutboxWorker,
+    pub smtp: SmtpSink,
+    pub client: reqwest::Client,
+    _db: TestDb,
+}
+
+/// Starts the app with the test defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app after `customize` has adjusted the test settings.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let smtp = SmtpSink::start().await;
+    spawn_app_with_sink(smtp, customize).await
+}
+
+/// Starts the app sending to an already-chosen sink (which may be down).
+pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::create();
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        base_url: BASE_URL.parse().unwrap(),
+        database_url: iscriviti::config::Secret::new(db.url.clone()),
+        ..Settings::default()
+    };
+    settings.mail.smtp_url =
+        Some(SmtpUrl::parse(&format!("smtp://127.0.0.1:{}", smtp.port())).unwrap());
+    settings.mail.from = "Redazione <redazione@example.org>".into();
+    settings.mail.send_timeout_secs = 5;
+    settings.signup.per_ip_per_minute = 0;
+    settings.worker.poll_interval_ms = 50;
+    settings.worker.retry_base_ms = 100;
+    settings.worker.retry_max_ms = 400;
+    customize(&mut settings);
+    let app = Application::build(settings).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (state, worker) = (app.state(), app.worker());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        state,
+        worker,
+        smtp,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// POSTs a form to `path`.
+    pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs up through the HTML form.
+    pub async fn subscribe(&self, email: &str, lists: &[&str]) -> reqwest::Response {
+        let mut body = format!("email={}&name=Niccol%C3%B2&lang=it", urlencode(email));
+        for l in lists {
+            body.push_str(&format!("&lists={l}"));
+        }
+        self.post_form("/subscribe", &body).await
+    }
+
+    /// Turns a link from a mail into a path on this test server.
+    pub fn path_of(&self, link: &str) -> String {
+        link.strip_prefix(BASE_URL)
+            .expect("links start with the base URL")
+            .to_owned()
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+    ) -> T {
+        db::run(&self.state.pool, move |c| Ok::<_, db::DbError>(f(c)?))
+            .await
+            .unwrap()
+    }
+
+    /// How many rows `table` has.
+    pub async fn count(&self, table: &'static str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        self.db(move |c| {
+            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<N>(c)
+        })
+        .await
+        .n
+    }
+
+    /// The one subscription status of `email` on `list`.
+    pub async fn status_of(&self, email: &'static str, list: &'static str) -> Option<String> {
+        self.db(move |c| {
+            let Some(s) = db::subscribers::by_email(c, email)? else {
+                return Ok(None);
+            };
+            let l = db::lists::by_slug(c, list)?.unwrap();
+            Ok(db::subscribers::subscriptions_of(c, s.id)?
+                .into_iter()
+                .find(|x| x.list_id == l.id)
+                .map(|x| x.status))
+        })
+        .await
+    }
+
+    /// Waits for `n` messages in the sink.
+    pub async fn mails(&self, n: usize) -> Vec<Received> {
+        self.smtp.wait_for(n, Duration::from_secs(15)).await
+    }
+
+    /// Signs up and returns the confirmation link's path from the mail.
+    pub async fn pending_signup(&self, email: &str, list: &str) -> String {
+        let before = self.smtp.received().len();
+        assert_eq!(self.subscribe(email, &[list]).await.status(), 200);
+        let mails = self.mails(before + 1).await;
+        self.path_of(&confirm_link(&mails[before]))
+    }
+
+    /// Signs up and confirms; returns (subscriber id, list id).
+    pub async fn confirmed_subscriber(
+        &self,
+        email: &'static str,
+        list: &'static str,
+    ) -> (i64, i64) {
+        let path = self.pending_signup(email, list).await;
+        let token = path
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        let res = self.post_form("/confirm", &format!("token={token}")).await;
+        assert_eq!(res.status(), 200);
+        self.db(move |c| {
+            let s = db::subscribers::by_email(c, email)?.unwrap();
+            let l = db::lists::by_slug(c, list)?.unwrap();
+            Ok((s.id, l.id))
+        })
+        .await
+    }
+
+    /// Creates a list through the same use case as `iscriviti list create`.
+    pub async fn create_list(&self, slug: &str, name: &str, public: bool, double_opt_in: bool) {
+        let input = iscriviti::subscriptions::ListInput {
+            slug: iscriviti::domain::ListSlug::parse(slug).unwrap(),
+            name: name.into(),
+            description: String::new(),
+            public,
+            double_opt_in,
+            language: iscriviti::domain::Lang::It,
+            from: iscriviti::domain::Sender::parse("Economia <economia@example.org>").unwrap(),
+            reply_to: None,
+        };
+        db::run(&self.state.pool, move |c| {
+            iscriviti::subscriptions::create_list(c, &input)
+        })
+        .await
+        .unwrap();
+    }
+}
+
+/// Form-encodes a value.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The confirmation link in a mail's text part (which must equal the one in the HTML part).
+pub fn confirm_link(mail: &Received) -> String {
+    let parsed = mail.parsed();
+    let text = parsed.body_text(0).expect("a text part").into_owned();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/confirm?token="))
+        .expect("a confirmation link in the text part")
+        .to_owned();
+    let html = parsed.body_html(0).expect("an HTML part").into_owned();
+    let hrefs: Vec<String> = html
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| html_unescape(rest.split('"').next().unwrap()))
+        .collect();
+    assert!(
+        hrefs.contains(&link),
+        "the HTML part carries the same link: {hrefs:?}"
+    );
+    link
+}
+
+/// Decodes the character references an auto-escaping template writes into an attribute.
+pub fn html_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let Some(end) = rest[i..].find(';') else {
+            break;
+        };
+        let entity = &rest[i + 1..i + end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push_str(&rest[i..=i + end]),
+        }
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A temporary SQLite file, or a fresh database next to TEST_DATABASE_URL's.
+    pub fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(admin_url) if admin_url.starts_with("postgres") => {
+                let name = format!("iscriviti_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+                let mut admin = diesel::PgConnection::establish(&admin_url)
+                    .expect("TEST_DATABASE_URL connects");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .unwrap();
+                let mut url = url::Url::parse(&admin_url).unwrap();
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    pg: Some((admin_url, name)),
+                    _dir: None,
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                Self {
+                    url: format!("sqlite://{}", dir.path().join("test.db").display()),
+                    pg: None,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}

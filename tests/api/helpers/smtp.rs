@@ -1,0 +1,220 @@
+//! A real SMTP server for tests: speaks enough ESMTP for lettre, records every message, and
+//! can be told to answer 4xx or 5xx, or be stopped and restarted on the same port.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mail_parser::{Message, MessageParser};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// One message as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+impl Received {
+    /// The message parsed as MIME.
+    pub fn parsed(&self) -> Message<'_> {
+        MessageParser::default()
+            .parse(&self.data)
+            .expect("a parsable message")
+    }
+}
+
+/// How the sink answers RCPT TO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpMode {
+    Accept,
+    /// 451: try again later.
+    TempFail,
+    /// 550: no such mailbox.
+    PermFail,
+}
+
+/// The sink.
+pub struct SmtpSink {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    arrived: Arc<Notify>,
+    mode: Arc<Mutex<SmtpMode>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SmtpSink {
+    /// Listens on a free port.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener, Arc::default(), Arc::default())
+    }
+
+    /// A sink whose port is reserved but which is not listening (the relay is down).
+    pub async fn down() -> Self {
+        let mut sink = Self::start().await;
+        sink.stop();
+        sink
+    }
+
+    fn serve(
+        listener: TcpListener,
+        received: Arc<Mutex<Vec<Received>>>,
+        arrived: Arc<Notify>,
+    ) -> Self {
+        let mut sink = Self {
+            addr: listener.local_addr().unwrap(),
+            received,
+            arrived,
+            mode: Arc::new(Mutex::new(SmtpMode::Accept)),
+            task: None,
+        };
+        sink.accept_on(listener);
+        sink
+    }
+
+    fn accept_on(&mut self, listener: TcpListener) {
+        let (received, arrived, mode) = (
+            self.received.clone(),
+            self.arrived.clone(),
+            self.mode.clone(),
+        );
+        self.task = Some(tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (received, arrived, mode) = (received.clone(), arrived.clone(), mode.clone());
+                tokio::spawn(async move {
+                    let _ = session(stream, received, arrived, mode).await;
+                });
+            }
+        }));
+    }
+
+    /// The port mail goes to.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Stops listening (open sessions die with the listener's task).
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same port, keeping what was received.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("the port is free again");
+        self.accept_on(listener);
+    }
+
+    /// Changes how RCPT TO is answered.
+    pub fn set_mode(&self, mode: SmtpMode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` messages arrived; panics after `timeout`.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.arrived.notified();
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("expected {n} messages, got {}", self.received().len());
+            }
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn session(
+    stream: TcpStream,
+    received: Arc<Mutex<Vec<Received>>>,
+    arrived: Arc<Notify>,
+    mode: Arc<Mutex<SmtpMode>>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 sink.test ESMTP\r\n").await?;
+    let (mut from, mut rcpt) = (String::new(), Vec::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let upper = line.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") {
+            b"250-sink.test\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n"
+        } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
+            b"250 OK\r\n"
+        } else if upper.starts_with("RSET") {
+            (from, rcpt) = (String::new(), Vec::new());
+            b"250 OK\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            from = line[10..].trim().trim_matches(['<', '>']).to_owned();
+            b"250 OK\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            let current = *mode.lock().unwrap();
+            match current {
+                SmtpMode::Accept => {
+                    rcpt.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+                    b"250 OK\r\n"
+                }
+                SmtpMode::TempFail => b"451 4.3.0 try again later\r\n",
+                SmtpMode::PermFail => b"550 5.1.1 no such mailbox\r\n",
+            }
+        } else if upper.starts_with("DATA") {
+            write.write_all(b"354 go ahead\r\n").await?;
+            let mut data = Vec::new();
+            loop {
+                let mut raw = Vec::new();
+                if lines.read_until(b'\n', &mut raw).await? == 0 {
+                    return Ok(());
+                }
+                if raw == b".\r\n" {
+                    break;
+                }
+                // Undo dot-stuffing (RFC 5321 4.5.2).
+                let raw = if raw.starts_with(b"..") {
+                    &raw[1..]
+                } else {
+                    &raw[..]
+                };
+                data.extend_from_slice(raw);
+            }
+            received.lock().unwrap().push(Received {
+                mail_from: std::mem::take(&mut from),
+                rcpt_to: std::mem::take(&mut rcpt),
+                data,
+            });
+            arrived.notify_waiters();
+            b"250 OK queued\r\n"
+        } else if upper.starts_with("QUIT") {
+            write.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else {
+            b"500 unrecognised command\r\n"
+        };
+        write.write_all(reply).await?;
+    }
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests: the real server on port 0, a fresh database per test (a temporary SQLite
+//! file, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), and a real SMTP
+//! listener catching the mail, which is asserted on as parsed MIME.
+
+mod confirm;
+mod delivery;
+mod helpers;
+mod migrations;
+mod preferences;
+mod signup;
+mod unsubscribe;
+mod validation;

@@ -1,0 +1,95 @@
+use iscriviti::db;
+use iscriviti::domain::SubscriberEmail;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn a_reader_picks_lists_and_language_on_the_preferences_page() {
+    let app = spawn_app().await;
+    app.create_list("economia", "Economia", true, true).await;
+    let (sid, _) = app
+        .confirmed_subscriber("preferenze@example.org", "newsletter")
+        .await;
+    let path = app.path_of(&app.state.links.preferences(sid));
+
+    let html = app.get(&path).await.text().await.unwrap();
+    assert!(html.contains("preferenze@example.org"));
+    assert!(html.contains(r#"value="newsletter" checked"#));
+    assert!(html.contains(r#"value="economia">"#));
+
+    let res = app.post_form(&path, "lists=economia&lang=en").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Preferences saved."));
+    assert_eq!(
+        app.status_of("preferenze@example.org", "newsletter")
+            .await
+            .as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        app.status_of("preferenze@example.org", "economia")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+
+    let res = app.post_form(&path, "lists=nonexistent").await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        app.status_of("preferenze@example.org", "economia")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+}
+
+#[tokio::test]
+async fn erasing_removes_personal_data_and_keeps_a_hashed_suppression() {
+    let app = spawn_app().await;
+    let (sid, _) = app
+        .confirmed_subscriber("cancellami@example.org", "newsletter")
+        .await;
+    let path = app.path_of(&app.state.links.preferences(sid));
+
+    let res = app.post_form(&format!("{path}/erase"), "").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Dati cancellati"));
+    assert_eq!(app.count("subscribers").await, 0);
+    assert_eq!(app.count("subscriptions").await, 0);
+    assert_eq!(app.count("tokens").await, 0);
+    let hash = SubscriberEmail::parse("cancellami@example.org")
+        .unwrap()
+        .suppression_hash();
+    assert!(app.db(move |c| db::suppressions::contains(c, &hash)).await);
+    // The outbox keeps the fact that a mail went out, but not to whom or what it said.
+    let rows = app.db(db::outbox::all).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].recipient, "");
+    assert_eq!(rows[0].status, "sent");
+
+    // Erasing again, or opening the old link, is not an error that leaks anything.
+    assert_eq!(
+        app.post_form(&format!("{path}/erase"), "").await.status(),
+        200
+    );
+    assert_eq!(app.get(&path).await.status(), 404);
+}
+
+#[tokio::test]
+async fn an_erased_reader_who_signs_up_and_confirms_again_is_no_longer_suppressed() {
+    let app = spawn_app().await;
+    let (sid, _) = app
+        .confirmed_subscriber("ritorno@example.org", "newsletter")
+        .await;
+    let path = app.path_of(&app.state.links.preferences(sid));
+    assert_eq!(
+        app.post_form(&format!("{path}/erase"), "").await.status(),
+        200
+    );
+    app.confirmed_subscriber("ritorno@example.org", "newsletter")
+        .await;
+    let hash = SubscriberEmail::parse("ritorno@example.org")
+        .unwrap()
+        .suppression_hash();
+    assert!(!app.db(move |c| db::suppressions::contains(c, &hash)).await);
+}
