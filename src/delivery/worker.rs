@@ -122,12 +122,9 @@ impl OutboxWorker {
             inner.settings.batch_size.max(1),
             chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
         );
-        let claimed = db::run(&inner.pool, move |conn| {
+        let claimed = db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();
-            db::write_tx(conn, |conn| {
-                outbox::claim(conn, &owner, now, now + lease, limit)
-            })
-            .map_err(DbError::from)
+            Ok::<_, DbError>(outbox::claim(conn, &owner, now, now + lease, limit)?)
         })
         .await?;
         if claimed.is_empty() {
@@ -153,6 +150,7 @@ impl OutboxWorker {
         }
         let mut done = Drained::default();
         let mut released = Vec::new();
+        let mut outcomes = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             let Ok((mail, outcome)) = joined else {
                 continue;
@@ -182,18 +180,21 @@ impl OutboxWorker {
                     continue;
                 }
             }
-            db::run(&inner.pool, move |conn| {
-                Ok::<_, DbError>(record(conn, id, outcome, delay)?)
-            })
-            .await?;
+            outcomes.push((id, outcome, delay));
         }
-        if !released.is_empty() {
-            let owner = inner.owner.clone();
-            db::run(&inner.pool, move |conn| {
-                Ok::<_, DbError>(outbox::release(conn, &owner, &released)?)
-            })
-            .await?;
-        }
+        // One transaction records the whole batch. Should it fail, the leases expire and the
+        // batch is sent again: at most one batch of duplicates, nothing lost.
+        let owner = inner.owner.clone();
+        db::write(&inner.pool, move |conn| {
+            for (id, outcome, delay) in outcomes {
+                record(conn, id, outcome, delay)?;
+            }
+            if !released.is_empty() {
+                outbox::release(conn, &owner, &released)?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
         Ok(done)
     }
 }

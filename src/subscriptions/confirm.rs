@@ -63,30 +63,28 @@ pub async fn peek_confirm(state: &AppState, token: Token) -> Result<LinkState, U
 /// Confirms every pending subscription of the token's subscriber. Idempotent: a second use of
 /// the same link confirms nothing new and succeeds.
 pub async fn confirm(state: &AppState, token: Token) -> Result<(), ConfirmError> {
-    db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let (link, row) = state_of(conn, &token)?;
-            let row = match (link, row) {
-                (LinkState::Usable, Some(row)) => row,
-                (LinkState::Expired, _) => return Err(ConfirmError::Expired),
-                _ => return Err(ConfirmError::Unknown),
-            };
-            let now = Utc::now().naive_utc();
-            let confirmed = subscribers::confirm_pending(conn, row.subscriber_id, now)?;
-            tokens::mark_used(conn, &row.hash, now)?;
-            if let Some(subscriber) = subscribers::by_id(conn, row.subscriber_id)? {
-                // The reader proved again that they want mail: lift an old erasure.
-                if let Ok(email) = SubscriberEmail::parse(&subscriber.email) {
-                    suppressions::remove(conn, &email.suppression_hash())?;
-                }
+    db::write(&state.pool, move |conn| {
+        let (link, row) = state_of(conn, &token)?;
+        let row = match (link, row) {
+            (LinkState::Usable, Some(row)) => row,
+            (LinkState::Expired, _) => return Err(ConfirmError::Expired),
+            _ => return Err(ConfirmError::Unknown),
+        };
+        let now = Utc::now().naive_utc();
+        let confirmed = subscribers::confirm_pending(conn, row.subscriber_id, now)?;
+        tokens::mark_used(conn, &row.hash, now)?;
+        if let Some(subscriber) = subscribers::by_id(conn, row.subscriber_id)? {
+            // The reader proved again that they want mail: lift an old erasure.
+            if let Ok(email) = SubscriberEmail::parse(&subscriber.email) {
+                suppressions::remove(conn, &email.suppression_hash())?;
             }
-            tracing::info!(
-                subscriber_id = row.subscriber_id,
-                confirmed,
-                "subscription confirmed"
-            );
-            Ok(())
-        })
+        }
+        tracing::info!(
+            subscriber_id = row.subscriber_id,
+            confirmed,
+            "subscription confirmed"
+        );
+        Ok(())
     })
     .await
 }

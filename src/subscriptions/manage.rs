@@ -14,27 +14,25 @@ pub async fn unsubscribe(
     subscriber_id: i64,
     list_id: i64,
 ) -> Result<Option<String>, UseCaseError> {
-    db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let list = lists::by_ids(conn, &[list_id])?.into_iter().next();
-            let current = subscribers::subscriptions_of(conn, subscriber_id)?
-                .into_iter()
-                .find(|s| s.list_id == list_id);
-            if let Some(sub) = current {
-                if sub.status() != SubscriptionStatus::Unsubscribed {
-                    subscribers::set_subscription(
-                        conn,
-                        subscriber_id,
-                        list_id,
-                        SubscriptionStatus::Unsubscribed,
-                        &sub.source,
-                        Utc::now().naive_utc(),
-                    )?;
-                    tracing::info!(subscriber_id, list_id, "unsubscribed");
-                }
+    db::write(&state.pool, move |conn| {
+        let list = lists::by_ids(conn, &[list_id])?.into_iter().next();
+        let current = subscribers::subscriptions_of(conn, subscriber_id)?
+            .into_iter()
+            .find(|s| s.list_id == list_id);
+        if let Some(sub) = current {
+            if sub.status() != SubscriptionStatus::Unsubscribed {
+                subscribers::set_subscription(
+                    conn,
+                    subscriber_id,
+                    list_id,
+                    SubscriptionStatus::Unsubscribed,
+                    &sub.source,
+                    Utc::now().naive_utc(),
+                )?;
+                tracing::info!(subscriber_id, list_id, "unsubscribed");
             }
-            Ok(list.map(|l| l.name))
-        })
+        }
+        Ok(list.map(|l| l.name))
     })
     .await
 }
@@ -113,47 +111,45 @@ pub async fn update_preferences(
     chosen: Vec<ListSlug>,
     lang: Lang,
 ) -> Result<Option<Preferences>, UseCaseError> {
-    db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let Some((prefs, shown)) = load_preferences(conn, subscriber_id)? else {
-                return Ok(None);
-            };
-            if let Some(unknown) = chosen
-                .iter()
-                .find(|c| !shown.iter().any(|l| l.slug == c.as_str()))
-            {
-                tracing::debug!(
-                    slug = unknown.as_str(),
-                    "preferences named a list not offered"
-                );
-                return Err(UseCaseError::UnknownList);
+    db::write(&state.pool, move |conn| {
+        let Some((prefs, shown)) = load_preferences(conn, subscriber_id)? else {
+            return Ok(None);
+        };
+        if let Some(unknown) = chosen
+            .iter()
+            .find(|c| !shown.iter().any(|l| l.slug == c.as_str()))
+        {
+            tracing::debug!(
+                slug = unknown.as_str(),
+                "preferences named a list not offered"
+            );
+            return Err(UseCaseError::UnknownList);
+        }
+        let now = Utc::now().naive_utc();
+        for (list, shown_pref) in shown.iter().zip(&prefs.lists) {
+            let wanted = chosen.iter().any(|c| c.as_str() == list.slug);
+            if wanted && !shown_pref.subscribed {
+                subscribers::set_subscription(
+                    conn,
+                    subscriber_id,
+                    list.id,
+                    SubscriptionStatus::Confirmed,
+                    "preferences",
+                    now,
+                )?;
+            } else if !wanted && shown_pref.subscribed {
+                subscribers::set_subscription(
+                    conn,
+                    subscriber_id,
+                    list.id,
+                    SubscriptionStatus::Unsubscribed,
+                    "preferences",
+                    now,
+                )?;
             }
-            let now = Utc::now().naive_utc();
-            for (list, shown_pref) in shown.iter().zip(&prefs.lists) {
-                let wanted = chosen.iter().any(|c| c.as_str() == list.slug);
-                if wanted && !shown_pref.subscribed {
-                    subscribers::set_subscription(
-                        conn,
-                        subscriber_id,
-                        list.id,
-                        SubscriptionStatus::Confirmed,
-                        "preferences",
-                        now,
-                    )?;
-                } else if !wanted && shown_pref.subscribed {
-                    subscribers::set_subscription(
-                        conn,
-                        subscriber_id,
-                        list.id,
-                        SubscriptionStatus::Unsubscribed,
-                        "preferences",
-                        now,
-                    )?;
-                }
-            }
-            subscribers::set_language(conn, subscriber_id, lang.code(), now)?;
-            Ok(load_preferences(conn, subscriber_id)?.map(|(p, _)| p))
-        })
+        }
+        subscribers::set_language(conn, subscriber_id, lang.code(), now)?;
+        Ok(load_preferences(conn, subscriber_id)?.map(|(p, _)| p))
     })
     .await
 }
@@ -162,21 +158,19 @@ pub async fn update_preferences(
 /// a hash of the address stays in the suppression list so no import mails them again.
 /// Returns false when there was nothing left to erase.
 pub async fn erase(state: &AppState, subscriber_id: i64) -> Result<bool, UseCaseError> {
-    db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let Some(subscriber) = subscribers::by_id(conn, subscriber_id)? else {
-                return Ok(false);
-            };
-            let now = Utc::now().naive_utc();
-            let hash = SubscriberEmail::parse(&subscriber.email)
-                .map(|e| e.suppression_hash())
-                .map_err(UseCaseError::Invalid)?;
-            suppressions::add(conn, &hash, "erased", now)?;
-            outbox::forget_subscriber(conn, subscriber_id)?;
-            subscribers::delete(conn, subscriber_id)?;
-            tracing::info!(subscriber_id, "subscriber erased on request");
-            Ok(true)
-        })
+    db::write(&state.pool, move |conn| {
+        let Some(subscriber) = subscribers::by_id(conn, subscriber_id)? else {
+            return Ok(false);
+        };
+        let now = Utc::now().naive_utc();
+        let hash = SubscriberEmail::parse(&subscriber.email)
+            .map(|e| e.suppression_hash())
+            .map_err(UseCaseError::Invalid)?;
+        suppressions::add(conn, &hash, "erased", now)?;
+        outbox::forget_subscriber(conn, subscriber_id)?;
+        subscribers::delete(conn, subscriber_id)?;
+        tracing::info!(subscriber_id, "subscriber erased on request");
+        Ok(true)
     })
     .await
 }

@@ -51,8 +51,10 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
     let confirm_url = state.links.confirm(&token, req.lang);
     let templates = state.templates.clone();
     let log_links = state.log_links;
-    let outcome = db::run(&state.pool, move |conn| {
-        let chosen = load_public_lists(conn, &req.lists)?;
+    let slugs = req.lists.clone();
+    let chosen = db::run(&state.pool, move |conn| load_public_lists(conn, &slugs)).await?;
+    // The mail is composed before the transaction so the write lock is held only for writes.
+    let (from, mail) = {
         let names = chosen
             .iter()
             .map(|l| l.name.as_str())
@@ -87,81 +89,76 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
             headers: vec![],
         })
         .map_err(|e| UseCaseError::Mail(e.to_string()))?;
+        (from, mail)
+    };
 
-        db::write_tx(conn, |conn| {
-            let now = Utc::now().naive_utc();
-            let subscriber = find_or_create(conn, &req, now)?;
-            if subscriber.blocked {
-                return Ok(SignupOutcome::Blocked);
+    let masked = mask_email(req.email.as_str());
+    let outcome = db::write(&state.pool, move |conn| {
+        let now = Utc::now().naive_utc();
+        let subscriber = find_or_create(conn, &req, now)?;
+        if subscriber.blocked {
+            return Ok(SignupOutcome::Blocked);
+        }
+        let current = subscribers::subscriptions_of(conn, subscriber.id)?;
+        let mut pending = 0;
+        for list in &chosen {
+            let status = current
+                .iter()
+                .find(|s| s.list_id == list.id)
+                .map(subscribers::Subscription::status);
+            let next = match status {
+                Some(SubscriptionStatus::Confirmed) => continue,
+                _ if list.double_opt_in => SubscriptionStatus::Pending,
+                _ => SubscriptionStatus::Confirmed,
+            };
+            if status != Some(next) {
+                subscribers::set_subscription(conn, subscriber.id, list.id, next, req.source, now)?;
             }
-            let current = subscribers::subscriptions_of(conn, subscriber.id)?;
-            let mut pending = 0;
-            for list in &chosen {
-                let status = current
-                    .iter()
-                    .find(|s| s.list_id == list.id)
-                    .map(subscribers::Subscription::status);
-                let next = match status {
-                    Some(SubscriptionStatus::Confirmed) => continue,
-                    _ if list.double_opt_in => SubscriptionStatus::Pending,
-                    _ => SubscriptionStatus::Confirmed,
-                };
-                if status != Some(next) {
-                    subscribers::set_subscription(
-                        conn,
-                        subscriber.id,
-                        list.id,
-                        next,
-                        req.source,
-                        now,
-                    )?;
-                }
-                pending += usize::from(next == SubscriptionStatus::Pending);
-            }
-            if pending == 0 {
-                return Ok(SignupOutcome::NothingToConfirm);
-            }
-            let sent_lately =
-                outbox::count_recent(conn, subscriber.id, CONFIRM_KIND, now - Duration::hours(1))?;
-            if sent_lately >= resend_per_hour {
-                return Ok(SignupOutcome::RateLimited);
-            }
-            tokens::insert(
-                conn,
-                &token.hash(),
-                subscriber.id,
-                CONFIRM_PURPOSE,
-                now,
-                now + ttl,
-            )?;
-            outbox::insert(
-                conn,
-                &outbox::NewOutboxMail {
-                    kind: CONFIRM_KIND,
-                    priority: PRIORITY_TRANSACTIONAL,
-                    subscriber_id: Some(subscriber.id),
-                    sender: from.address(),
-                    recipient: req.email.as_str(),
-                    message_id: &mail.message_id,
-                    body: Some(&mail.bytes),
-                    status: "queued",
-                    attempts: 0,
-                    next_attempt_at: now,
-                    created_at: now,
-                },
-            )?;
-            Ok::<_, UseCaseError>(SignupOutcome::ConfirmationQueued)
-        })
-        .inspect(|&outcome| {
-            tracing::info!(to = %mask_email(req.email.as_str()), ?outcome, "signup recorded");
-            if outcome == SignupOutcome::ConfirmationQueued && log_links {
-                // Only with the local-files transport, where nobody gets real mail: the link
-                // lets a newcomer try the whole journey from the terminal.
-                tracing::info!(%confirm_url, "confirmation link (development mail transport)");
-            }
-        })
+            pending += usize::from(next == SubscriptionStatus::Pending);
+        }
+        if pending == 0 {
+            return Ok(SignupOutcome::NothingToConfirm);
+        }
+        let sent_lately =
+            outbox::count_recent(conn, subscriber.id, CONFIRM_KIND, now - Duration::hours(1))?;
+        if sent_lately >= resend_per_hour {
+            return Ok(SignupOutcome::RateLimited);
+        }
+        tokens::insert(
+            conn,
+            &token.hash(),
+            subscriber.id,
+            CONFIRM_PURPOSE,
+            now,
+            now + ttl,
+        )?;
+        outbox::insert(
+            conn,
+            &outbox::NewOutboxMail {
+                kind: CONFIRM_KIND,
+                priority: PRIORITY_TRANSACTIONAL,
+                subscriber_id: Some(subscriber.id),
+                sender: from.address(),
+                recipient: req.email.as_str(),
+                message_id: &mail.message_id,
+                body: Some(&mail.bytes),
+                status: "queued",
+                attempts: 0,
+                next_attempt_at: now,
+                created_at: now,
+            },
+        )?;
+        Ok::<_, UseCaseError>(SignupOutcome::ConfirmationQueued)
     })
-    .await?;
+    .await
+    .inspect(|&outcome| {
+        tracing::info!(to = %masked, ?outcome, "signup recorded");
+        if outcome == SignupOutcome::ConfirmationQueued && log_links {
+            // Only with the local-files transport, where nobody gets real mail: the link
+            // lets a newcomer try the whole journey from the terminal.
+            tracing::info!(%confirm_url, "confirmation link (development mail transport)");
+        }
+    })?;
     if outcome == SignupOutcome::ConfirmationQueued {
         state.outbox_wake.notify_one();
     }

@@ -1,0 +1,162 @@
+//! Shared by the benchmarks: the SMTP sink, a fresh database, the server as a child process,
+//! and reading its CPU time and peak memory from /proc.
+
+#![allow(dead_code)]
+
+pub mod sink;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use diesel::{Connection, RunQueryDsl};
+
+/// A database for one run: a SQLite file in a temporary folder, or a fresh PostgreSQL database
+/// next to BENCH_DATABASE_URL's.
+pub struct BenchDb {
+    pub url: String,
+    pub backend: &'static str,
+    pg: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchDb {
+    pub fn create() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var("BENCH_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        {
+            Some(admin) => {
+                let name = format!("iscriviti_bench_{}", hex::encode(rand::random::<[u8; 4]>()));
+                let mut c =
+                    diesel::PgConnection::establish(&admin).expect("BENCH_DATABASE_URL connects");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .unwrap();
+                let mut url = url::Url::parse(&admin).unwrap();
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    backend: "postgres",
+                    pg: Some((admin, name)),
+                    _dir: dir,
+                }
+            }
+            None => Self {
+                url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+                backend: "sqlite",
+                pg: None,
+                _dir: dir,
+            },
+        }
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c);
+            }
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The release binary with `args` and benchmark settings in its environment.
+pub fn iscriviti(
+    db: &BenchDb,
+    smtp_port: u16,
+    extra_env: &[(&str, String)],
+    args: &[&str],
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iscriviti"));
+    cmd.args(args)
+        .env("DATABASE_URL", &db.url)
+        .env(
+            "ISCRIVITI_SMTP_URL",
+            format!("smtp://127.0.0.1:{smtp_port}"),
+        )
+        .env("RUST_LOG", "warn")
+        .env_remove("ISCRIVITI_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Starts `iscriviti serve` and waits until /health answers.
+pub async fn serve(db: &BenchDb, smtp_port: u16, port: u16, extra_env: &[(&str, String)]) -> Child {
+    let mut env = vec![("ISCRIVITI_BIND", format!("127.0.0.1:{port}"))];
+    env.extend(extra_env.iter().cloned());
+    let mut child = iscriviti(db, smtp_port, &env, &["serve"])
+        .spawn()
+        .expect("the binary starts");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return child;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
+    panic!("the server did not become healthy");
+}
+
+/// User + system CPU time of a process so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(100.0)
+}
+
+/// Peak resident memory (VmHWM) of a process, in MiB.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// The median of some numbers.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}

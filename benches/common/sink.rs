@@ -1,0 +1,76 @@
+//! A fast SMTP sink for benchmarks: accepts everything, counts messages, keeps nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Counts the messages accepted on `port`.
+pub struct Sink {
+    pub port: u16,
+    pub count: Arc<AtomicU64>,
+}
+
+impl Sink {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(AtomicU64::new(0));
+        let counter = count.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                stream.set_nodelay(true).ok();
+                tokio::spawn(session(stream, counter.clone()));
+            }
+        });
+        Self { port, count }
+    }
+
+    pub fn received(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+async fn session(stream: TcpStream, count: Arc<AtomicU64>) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    write.write_all(b"220 sink ESMTP\r\n").await?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let cmd = line
+            .get(..4)
+            .map(|c| c.to_ascii_uppercase())
+            .unwrap_or_default();
+        match &cmd[..] {
+            b"EHLO" => {
+                write
+                    .write_all(b"250-sink\r\n250-8BITMIME\r\n250 PIPELINING\r\n")
+                    .await?
+            }
+            b"DATA" => {
+                write.write_all(b"354 go ahead\r\n").await?;
+                loop {
+                    line.clear();
+                    if reader.read_until(b'\n', &mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == b".\r\n" {
+                        break;
+                    }
+                }
+                count.fetch_add(1, Ordering::Relaxed);
+                write.write_all(b"250 OK\r\n").await?;
+            }
+            b"QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => write.write_all(b"250 OK\r\n").await?,
+        }
+    }
+}
