@@ -48,6 +48,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub signup: SignupSettings,
     pub worker: WorkerSettings,
+    pub delivery: DeliverySettings,
 }
 
 /// Log output format.
@@ -121,6 +122,42 @@ impl Default for Settings {
             mail: MailSettings::default(),
             signup: SignupSettings::default(),
             worker: WorkerSettings::default(),
+            delivery: DeliverySettings::default(),
+        }
+    }
+}
+
+/// The digest delivery engine (retry policy shared with `worker`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Run the engine inside `serve`.
+    pub enabled: bool,
+    /// SMTP connections for digests, separate from transactional mail's so a running digest
+    /// never delays a confirmation.
+    pub connections: usize,
+    /// Deliveries leased per claim.
+    pub batch_size: i64,
+    /// How long a lease lasts before another instance may take the deliveries over.
+    pub lease_secs: i64,
+    /// Cap on digest messages per second for this instance (0: none).
+    pub messages_per_second: u32,
+    /// Cap on digest messages per second to one recipient domain (0: none).
+    pub per_domain_per_second: u32,
+    /// How often to look for work when idle.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            connections: 8,
+            batch_size: 500,
+            lease_secs: 300,
+            messages_per_second: 0,
+            per_domain_per_second: 0,
+            poll_interval_ms: 1000,
         }
     }
 }
@@ -333,6 +370,12 @@ impl Settings {
         }
         if let Some(v) = var("ISCRIVITI_SMTP_CONNECTIONS") {
             self.mail.connections = parsed("ISCRIVITI_SMTP_CONNECTIONS", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_DIGEST_CONNECTIONS") {
+            self.delivery.connections = parsed("ISCRIVITI_DIGEST_CONNECTIONS", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND") {
+            self.delivery.messages_per_second = parsed("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND", v)?;
         }
         if let Some(v) = var("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE") {
             self.signup.per_ip_per_minute = parsed("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE", v)?;

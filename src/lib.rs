@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod delivery;
+pub mod digests;
 pub mod domain;
 pub mod links;
 pub mod mail;

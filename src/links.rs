@@ -31,6 +31,18 @@ impl Links {
         }
     }
 
+    /// The host of the public URL (List-Id and Message-ID domains are minted under it).
+    pub fn host(&self) -> &str {
+        self.base.host_str().unwrap_or("localhost")
+    }
+
+    /// A short tag unique to this installation (derived from the signing key), so Message-IDs
+    /// minted from database ids never collide with another installation's.
+    pub fn installation_tag(&self) -> String {
+        let bytes = self.mac("message-id", "").finalize().into_bytes();
+        hex::encode(&bytes[..6])
+    }
+
     fn url(&self, path: &str) -> String {
         let base = self.base.as_str().trim_end_matches('/');
         format!("{base}{path}")

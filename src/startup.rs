@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Settings;
 use crate::db::{self, Pool};
-use crate::delivery::OutboxWorker;
+use crate::delivery::{DigestEngine, OutboxWorker};
 use crate::domain::Sender;
 use crate::links::Links;
 use crate::mail::Transport;
@@ -43,7 +43,9 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     worker: OutboxWorker,
+    engine: DigestEngine,
     run_worker: bool,
+    run_engine: bool,
 }
 
 /// Opens the pool and applies migrations; used by `serve`, `migrate` and the other commands.
@@ -60,13 +62,23 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
-impl Application {
-    /// Prepares everything and binds `settings.bind`.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+/// Everything the service needs besides the HTTP server: used by `serve` and by the commands
+/// that render or send mail.
+pub struct Services {
+    pub state: AppState,
+    pub worker: OutboxWorker,
+    pub engine: DigestEngine,
+}
+
+impl Services {
+    /// Opens the database (migrating it), loads templates, reads the shared link key and
+    /// prepares both transports: transactional mail and digests use separate connections so a
+    /// running digest never delays a confirmation.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let templates = Arc::new(Templates::load().context("loading templates")?);
         let default_from = Sender::parse(&settings.mail.from)
             .map_err(|e| anyhow::anyhow!("mail.from {:?}: {e}", settings.mail.from))?;
-        let pool = open_database(&settings).await?;
+        let pool = open_database(settings).await?;
         let seed = settings.seed_default_list;
         let link_key = db::run(&pool, move |conn| {
             if seed && subscriptions::seed_default_list(conn, &default_from)? {
@@ -82,8 +94,14 @@ impl Application {
             settings.base_url.clone(),
             hex::decode(link_key).context("stored link key")?,
         );
-
-        let transport = Arc::new(Transport::from_settings(&settings.mail));
+        let transport = Arc::new(Transport::from_settings(
+            &settings.mail,
+            settings.mail.connections,
+        ));
+        let digest_transport = Arc::new(Transport::from_settings(
+            &settings.mail,
+            settings.delivery.connections,
+        ));
         let outbox_wake = Arc::new(Notify::new());
         let worker = OutboxWorker::new(
             pool.clone(),
@@ -91,7 +109,15 @@ impl Application {
             settings.worker.clone(),
             outbox_wake.clone(),
         );
-        let state = web::Data::new(AppState {
+        let engine = DigestEngine::new(
+            pool.clone(),
+            digest_transport,
+            templates.clone(),
+            links.clone(),
+            settings.delivery.clone(),
+            settings.worker.clone(),
+        );
+        let state = AppState {
             pool,
             templates,
             links,
@@ -99,7 +125,24 @@ impl Application {
             log_links: transport.is_local_files(),
             outbox_wake,
             settings: Arc::new(settings.clone()),
-        });
+        };
+        Ok(Self {
+            state,
+            worker,
+            engine,
+        })
+    }
+}
+
+impl Application {
+    /// Prepares everything and binds `settings.bind`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let Services {
+            state,
+            worker,
+            engine,
+        } = Services::build(&settings).await?;
+        let state = web::Data::new(state);
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -121,7 +164,9 @@ impl Application {
             server,
             state,
             worker,
+            engine,
             run_worker: settings.worker.enabled,
+            run_engine: settings.delivery.enabled,
         })
     }
 
@@ -135,22 +180,46 @@ impl Application {
         self.state.clone()
     }
 
+    /// The digest engine (tests drain it).
+    pub fn engine(&self) -> DigestEngine {
+        self.engine.clone()
+    }
+
     /// The outbox worker (tests drain it).
     pub fn worker(&self) -> OutboxWorker {
         self.worker.clone()
     }
 
     /// Serves until SIGINT/SIGTERM (actix stops accepting and finishes open requests), then
-    /// stops the worker, which finishes in-flight sends and releases the rest of its leases.
+    /// stops the outbox worker and the digest engine, which finish in-flight sends and release
+    /// the rest of their leases.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = self
             .run_worker
-            .then(|| tokio::spawn(self.worker.clone().run(stop_rx)));
+            .then(|| tokio::spawn(self.worker.clone().run(stop_rx.clone())));
+        // The digest engine renders and encodes every message: it gets a runtime of its own
+        // with a thread per core, while actix's per-thread runtimes serve requests.
+        let engine = match self.run_engine {
+            true => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .thread_name("digest-engine")
+                    .enable_all()
+                    .build()
+                    .context("starting the digest engine's runtime")?;
+                let task = runtime.spawn(self.engine.clone().run(stop_rx));
+                Some((runtime, task))
+            }
+            false => None,
+        };
         let served = self.server.await;
         let _ = stop_tx.send(true);
         if let Some(worker) = worker {
             worker.await?;
+        }
+        if let Some((runtime, task)) = engine {
+            task.await?;
+            runtime.shutdown_background();
         }
         served.context("HTTP server")
     }

@@ -27,6 +27,11 @@ const FILES: &[(&str, &str)] = embed!(
     "mail/confirm/subject.txt",
     "mail/confirm/body.txt",
     "mail/confirm/body.html",
+    "mail/digest/subject.txt",
+    "mail/digest/body.txt",
+    "mail/digest/body.html",
+    "mail/digest/articles.txt",
+    "mail/digest/articles.html",
 );
 
 const CATALOGS: &[(Lang, &str)] = &[
@@ -129,15 +134,67 @@ impl Templates {
         lang: Lang,
         ctx: &impl Serialize,
     ) -> Result<RenderedMail, TemplateError> {
-        let subject = self.render(&format!("mail/{name}/subject.txt"), lang, ctx)?;
-        // A subject is one line; the template's trailing newline is not part of it.
-        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let subject = self.mail_subject(name, lang, ctx)?;
         let ctx = minijinja::context! { subject => subject.clone(), ..Value::from_serialize(ctx) };
+        let (text, html) = self.mail_bodies(name, lang, &ctx)?;
         Ok(RenderedMail {
-            text: self.render(&format!("mail/{name}/body.txt"), lang, &ctx)?,
-            html: self.render(&format!("mail/{name}/body.html"), lang, &ctx)?,
             subject,
+            text,
+            html,
         })
+    }
+
+    /// Renders `mail/<name>/subject.txt` as one line.
+    pub fn mail_subject(
+        &self,
+        name: &str,
+        lang: Lang,
+        ctx: &impl Serialize,
+    ) -> Result<String, TemplateError> {
+        let subject = self.render(&format!("mail/{name}/subject.txt"), lang, ctx)?;
+        // A subject is one line; the template's line breaks are not part of it.
+        Ok(subject.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
+    /// Renders `mail/<name>/<part>.txt` and `<part>.html`, returning the HTML as a safe value
+    /// so a template it is passed to does not escape it again.
+    pub fn mail_fragment(
+        &self,
+        name: &str,
+        part: &str,
+        lang: Lang,
+        ctx: &impl Serialize,
+    ) -> Result<(Value, Value), TemplateError> {
+        let text = self.render(&format!("mail/{name}/{part}.txt"), lang, ctx)?;
+        let html = self.render(&format!("mail/{name}/{part}.html"), lang, ctx)?;
+        Ok((Value::from(text), Value::from_safe_string(html)))
+    }
+
+    /// Renders `mail/<name>/body.txt` with `text_ctx` and `body.html` with `html_ctx`.
+    pub fn mail_body_pair(
+        &self,
+        name: &str,
+        lang: Lang,
+        text_ctx: &impl Serialize,
+        html_ctx: &impl Serialize,
+    ) -> Result<(String, String), TemplateError> {
+        Ok((
+            self.render(&format!("mail/{name}/body.txt"), lang, text_ctx)?,
+            self.render(&format!("mail/{name}/body.html"), lang, html_ctx)?,
+        ))
+    }
+
+    /// Renders `mail/<name>/body.txt` and `body.html` (a digest does this per recipient).
+    pub fn mail_bodies(
+        &self,
+        name: &str,
+        lang: Lang,
+        ctx: &impl Serialize,
+    ) -> Result<(String, String), TemplateError> {
+        Ok((
+            self.render(&format!("mail/{name}/body.txt"), lang, ctx)?,
+            self.render(&format!("mail/{name}/body.html"), lang, ctx)?,
+        ))
     }
 }
 

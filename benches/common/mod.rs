@@ -155,6 +155,24 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
     kb / 1024.0
 }
 
+/// A memory figure of a live process from /proc/<pid>/status (`VmHWM`, `RssAnon`...), in MiB;
+/// None once the process has exited. `RssAnon` is the heap and stacks without the file pages
+/// (SQLite's memory-mapped database) that `VmRSS` and `VmHWM` also count.
+pub fn status_mib(pid: u32, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| {
+            l.strip_prefix(field)
+                .is_some_and(|rest| rest.starts_with(':'))
+        })?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
 /// The median of some numbers.
 pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);

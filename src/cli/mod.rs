@@ -1,6 +1,9 @@
 //! The command line: `serve` (the default), `migrate`, and admin commands that work directly on
 //! the database.
 
+mod digest;
+mod import;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -38,6 +41,16 @@ pub enum Command {
     /// Look at subscribers.
     #[command(subcommand)]
     Subscriber(SubscriberCommand),
+    /// Subscribe the addresses of a CSV file (another tool's export) to a list.
+    Import(import::ImportArgs),
+    /// Write a list's subscribers to standard output as CSV.
+    Export(import::ExportArgs),
+    /// Add and look at articles.
+    #[command(subcommand)]
+    Article(digest::ArticleCommand),
+    /// Compose, preview, send and watch digests.
+    #[command(subcommand)]
+    Digest(digest::DigestCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,7 +110,9 @@ pub enum SubscriberCommand {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
-    telemetry::init(settings.log_format);
+    // Only `serve` logs to stdout: other commands print their result there (a table, a CSV).
+    let to_stderr = !matches!(cli.command, None | Some(Command::Serve));
+    telemetry::init(settings.log_format, to_stderr);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
@@ -117,6 +132,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::List(cmd) => list(&settings, cmd).await,
         Command::Subscriber(cmd) => subscriber(&settings, cmd).await,
+        Command::Import(args) => import::import(&settings, args).await,
+        Command::Export(args) => import::export(&settings, args).await,
+        Command::Article(cmd) => digest::article(&settings, cmd).await,
+        Command::Digest(cmd) => digest::digest(&settings, cmd).await,
     }
 }
 

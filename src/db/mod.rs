@@ -6,6 +6,10 @@
 //! transactions; embedded migrations per backend. Query functions take `&mut DbConnection` so
 //! callers compose them inside one transaction.
 
+pub mod articles;
+pub mod bulk;
+pub mod deliveries;
+pub mod digests;
 pub mod lists;
 pub mod outbox;
 pub mod schema;
@@ -44,6 +48,13 @@ pub struct Pool {
     conns: r2d2::Pool<Manager>,
     permits: Arc<Semaphore>,
     sqlite_writer: Option<Arc<Semaphore>>,
+}
+
+impl Pool {
+    /// How many connections the pool holds at most.
+    pub fn max_size(&self) -> u32 {
+        self.conns.max_size()
+    }
 }
 
 /// Which database a URL points at.
@@ -228,7 +239,10 @@ where
     run(pool, move |conn| transaction(conn, f)).await
 }
 
-fn transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+/// A write transaction on a connection the caller already holds, for a long job that commits
+/// in steps on one connection (see [`write`] for `BEGIN IMMEDIATE`). It does not queue on the
+/// pool's SQLite writer lock: other writers wait on SQLite's busy timeout meanwhile.
+pub fn transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,

@@ -93,6 +93,66 @@ diesel::joinable!(subscriptions -> lists (list_id));
 diesel::joinable!(subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(tokens -> subscribers (subscriber_id));
 
+diesel::table! {
+    articles (id) {
+        id -> BigInt,
+        list_id -> Nullable<BigInt>,
+        guid -> Text,
+        title -> Text,
+        url -> Text,
+        author -> Nullable<Text>,
+        summary -> Text,
+        language -> Text,
+        image_url -> Nullable<Text>,
+        published_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    digests (id) {
+        id -> BigInt,
+        list_id -> BigInt,
+        subject -> Text,
+        status -> Text,
+        scheduled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    digest_articles (digest_id, article_id) {
+        digest_id -> BigInt,
+        article_id -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        digest_id -> BigInt,
+        subscriber_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(articles -> lists (list_id));
+diesel::joinable!(digests -> lists (list_id));
+diesel::joinable!(digest_articles -> digests (digest_id));
+diesel::joinable!(digest_articles -> articles (article_id));
+diesel::joinable!(deliveries -> digests (digest_id));
+diesel::joinable!(deliveries -> subscribers (subscriber_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     lists,
     subscribers,
@@ -101,4 +161,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     suppressions,
     outbox,
     settings,
+    articles,
+    digests,
+    digest_articles,
+    deliveries,
 );

@@ -235,7 +235,7 @@ async fn deliver(inner: &Inner, mail: &outbox::Claimed) -> Outcome {
 }
 
 /// `retry_base * 2^(attempts-1)`, capped at `retry_max`.
-fn backoff(settings: &WorkerSettings, attempts: i32) -> chrono::Duration {
+pub(crate) fn backoff(settings: &WorkerSettings, attempts: i32) -> chrono::Duration {
     let exp = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
         .min(30);

@@ -1,7 +1,7 @@
 //! Building one message: headers, multipart/alternative, Message-ID.
 
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use rand::RngCore;
 
@@ -17,6 +17,13 @@ pub struct MailParts<'a> {
     pub html: &'a str,
     /// Extra headers (List-Id, List-Unsubscribe...), values already validated.
     pub headers: Vec<(&'static str, String)>,
+    /// A Message-ID chosen by the caller (a digest delivery keeps its own across retries);
+    /// a fresh one is minted when None.
+    pub message_id: Option<&'a str>,
+    /// Send the bodies as 8bit UTF-8 (RFC 6152) instead of quoted-printable: no encoding pass
+    /// per message, for bulk mail to relays that announce 8BITMIME (virtually all do). A body
+    /// with a line over 998 octets falls back to quoted-printable.
+    pub eight_bit: bool,
 }
 
 /// A message ready for the outbox.
@@ -37,11 +44,37 @@ pub enum ComposeError {
     Build(#[from] lettre::error::Error),
 }
 
+/// The longest line SMTP carries (RFC 5321 4.5.3.1.6), without its CRLF.
+const MAX_LINE: usize = 998;
+
+/// `s` as an 8bit body with CRLF line endings, or None when a line is longer than SMTP allows.
+/// (lettre's own chooser only picks 8bit for lines under 76 characters, the quoted-printable
+/// limit, which no real HTML meets.)
+fn eight_bit_body(s: &str) -> Option<Body> {
+    if s.lines().any(|l| l.len() > MAX_LINE) {
+        return None;
+    }
+    let mut buf = Vec::with_capacity(s.len() + s.len() / 32);
+    for line in s.lines() {
+        buf.extend_from_slice(line.as_bytes());
+        buf.extend_from_slice(b"\r\n");
+    }
+    Some(Body::dangerous_pre_encoded(
+        buf,
+        ContentTransferEncoding::EightBit,
+    ))
+}
+
 /// Builds a multipart/alternative message with a fresh Message-ID and the current Date.
 pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
-    let mut id = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut id);
-    let message_id = format!("<{}@{}>", hex::encode(id), parts.from.domain());
+    let message_id = match parts.message_id {
+        Some(id) => id.to_owned(),
+        None => {
+            let mut id = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut id);
+            format!("<{}@{}>", hex::encode(id), parts.from.domain())
+        }
+    };
     let to: Mailbox = Mailbox::new(None, parts.to.parse().map_err(|_| ComposeError::Recipient)?);
     let mut builder = Message::builder()
         .from(parts.from.mailbox().clone())
@@ -58,17 +91,24 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
             value.clone(),
         ));
     }
+    let body = |s: &str| {
+        parts
+            .eight_bit
+            .then(|| eight_bit_body(s))
+            .flatten()
+            .unwrap_or_else(|| Body::new(s.to_owned()))
+    };
     let message = builder.multipart(
         MultiPart::alternative()
             .singlepart(
                 SinglePart::builder()
                     .header(ContentType::TEXT_PLAIN)
-                    .body(parts.text.to_owned()),
+                    .body(body(parts.text)),
             )
             .singlepart(
                 SinglePart::builder()
                     .header(ContentType::TEXT_HTML)
-                    .body(parts.html.to_owned()),
+                    .body(body(parts.html)),
             ),
     )?;
     Ok(ComposedMail {

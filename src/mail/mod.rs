@@ -29,12 +29,12 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// The transport the settings ask for.
-    pub fn from_settings(settings: &MailSettings) -> Self {
+    /// The transport the settings ask for, with up to `connections` SMTP connections.
+    pub fn from_settings(settings: &MailSettings, connections: usize) -> Self {
         match &settings.smtp_url {
             Some(url) => Transport::Smtp(smtp::SmtpPool::new(
                 url.clone(),
-                settings.connections.max(1),
+                connections.max(1),
                 Duration::from_secs(settings.send_timeout_secs.max(1)),
             )),
             None => Transport::File(file::FileTransport::new(settings.dir.clone())),

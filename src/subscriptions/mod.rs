@@ -3,16 +3,22 @@
 //! transaction through `db`, and records any mail in the outbox inside that transaction.
 
 mod confirm;
+mod export;
+mod import;
 mod lists;
 mod manage;
 mod signup;
 
 pub use confirm::{confirm, peek_confirm, ConfirmError, LinkState};
+pub use export::{export, DEFAULT_PAGE_ROWS, EXPORT_HEADER};
+pub use import::{
+    import, ImportEvent, ImportReport, ImportRequest, TransferError, DEFAULT_CHUNK_ROWS,
+};
 pub use lists::{create_list, list_name, public_lists, seed_default_list, ListInput};
 pub use manage::{
     erase, preferences, unsubscribe, update_preferences, PreferenceList, Preferences,
 };
-pub use signup::{signup, SignupOutcome, SignupRequest};
+pub use signup::{signup, SignupOutcome, SignupRequest, PRIORITY_TRANSACTIONAL};
 
 use crate::db::DbError;
 use crate::domain::DomainError;
@@ -28,6 +34,10 @@ pub enum UseCaseError {
     UnknownList,
     #[error("a list with the slug {0:?} already exists")]
     SlugTaken(String),
+    #[error("no such digest")]
+    UnknownDigest,
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("could not prepare the mail: {0}")]

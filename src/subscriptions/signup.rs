@@ -87,6 +87,8 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
             text: &rendered.text,
             html: &rendered.html,
             headers: vec![],
+            message_id: None,
+            eight_bit: false,
         })
         .map_err(|e| UseCaseError::Mail(e.to_string()))?;
         (from, mail)

@@ -8,7 +8,7 @@ use actix_web::web;
 use diesel::{Connection, RunQueryDsl};
 use iscriviti::config::{Settings, SmtpUrl};
 use iscriviti::db::{self, DbConnection};
-use iscriviti::delivery::OutboxWorker;
+use iscriviti::delivery::{DigestEngine, OutboxWorker};
 use iscriviti::startup::{AppState, Application};
 pub use smtp::{Received, SmtpMode, SmtpSink};
 
@@ -20,8 +20,10 @@ pub struct TestApp {
     pub address: String,
     pub state: web::Data<AppState>,
     pub worker: OutboxWorker,
+    pub engine: DigestEngine,
     pub smtp: SmtpSink,
     pub client: reqwest::Client,
+    pub db_url: String,
     _db: TestDb,
 }
 
@@ -56,17 +58,19 @@ pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Set
     customize(&mut settings);
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let (state, worker) = (app.state(), app.worker());
+    let (state, worker, engine) = (app.state(), app.worker(), app.engine());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         state,
         worker,
+        engine,
         smtp,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        db_url: db.url.clone(),
         _db: db,
     }
 }
@@ -156,6 +160,8 @@ impl TestApp {
     pub async fn pending_signup(&self, email: &str, list: &str) -> String {
         let before = self.smtp.received().len();
         assert_eq!(self.subscribe(email, &[list]).await.status(), 200);
+        // Tests that stop the background worker deliver here instead.
+        self.worker.drain().await.unwrap();
         let mails = self.mails(before + 1).await;
         self.path_of(&confirm_link(&mails[before]))
     }
@@ -202,6 +208,135 @@ impl TestApp {
         })
         .await
         .unwrap();
+    }
+}
+
+impl TestApp {
+    /// Adds `n` confirmed readers `lettore{i}@example.org` to `list` directly in the database
+    /// (fast; the signup journey has its own tests). Returns their ids.
+    pub async fn seed_confirmed(&self, list: &'static str, n: usize) -> Vec<i64> {
+        db::write(&self.state.pool, move |c| {
+            let l = db::lists::by_slug(c, list)?.unwrap();
+            let now = chrono::Utc::now().naive_utc();
+            let mut ids = Vec::with_capacity(n);
+            for i in 0..n {
+                let email = format!("lettore{i}@example.org");
+                let name = format!("Lettore {i}");
+                let s = db::subscribers::insert(c, &email, Some(&name), "it", now)?;
+                db::subscribers::set_subscription(
+                    c,
+                    s.id,
+                    l.id,
+                    iscriviti::domain::SubscriptionStatus::Confirmed,
+                    "test",
+                    now,
+                )?;
+                ids.push(s.id);
+            }
+            Ok::<_, db::DbError>(ids)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Adds an article with Italian typography and returns nothing.
+    pub async fn add_article(&self, title: &'static str, url: &'static str) {
+        self.db(move |c| {
+            let now = chrono::Utc::now().naive_utc();
+            db::articles::insert_if_new(
+                c,
+                &db::articles::NewArticle {
+                    list_id: None,
+                    guid: url,
+                    title,
+                    url,
+                    author: Some("Niccolò Ferrè"),
+                    summary: "L’intesa è “storica”: più lavoro da remoto, è già così.",
+                    language: "it",
+                    image_url: None,
+                    published_at: now,
+                    created_at: now,
+                },
+            )
+        })
+        .await;
+    }
+
+    /// Composes and starts a digest for `list`; returns its id.
+    pub async fn start_digest(&self, list: &str, subject: &str) -> i64 {
+        let slug = iscriviti::domain::ListSlug::parse(list).unwrap();
+        let d = iscriviti::digests::create(&self.state.pool, slug, Some(subject.to_owned()), None)
+            .await
+            .unwrap();
+        iscriviti::digests::start(&self.state.pool, d.id)
+            .await
+            .unwrap();
+        d.id
+    }
+}
+
+/// `iscriviti serve` as a separate process on the test's database and SMTP sink, killed on drop.
+pub struct ChildServer {
+    child: std::process::Child,
+    _config: tempfile::NamedTempFile,
+}
+
+impl ChildServer {
+    /// Starts the real binary with `config` (TOML) and the test app's database and sink.
+    pub fn start(app: &TestApp, config: &str) -> Self {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(
+            file,
+            "bind = \"127.0.0.1:0\"\nbase_url = \"{BASE_URL}\"\n{config}"
+        )
+        .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_iscriviti"))
+            .arg("--config")
+            .arg(file.path())
+            .arg("serve")
+            .env("DATABASE_URL", &app.db_url)
+            .env(
+                "ISCRIVITI_SMTP_URL",
+                format!("smtp://127.0.0.1:{}", app.smtp.port()),
+            )
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        Self {
+            child,
+            _config: file,
+        }
+    }
+
+    /// SIGKILL: no shutdown, no lease released.
+    pub fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `cond` holds, polling; panics with `what` after `secs`.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -3,8 +3,11 @@
 //! listener catching the mail, which is asserted on as parsed MIME.
 
 mod confirm;
+mod crash;
 mod delivery;
+mod digests;
 mod helpers;
+mod import;
 mod migrations;
 mod preferences;
 mod signup;

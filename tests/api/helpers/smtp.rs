@@ -44,6 +44,8 @@ pub struct SmtpSink {
     received: Arc<Mutex<Vec<Received>>>,
     arrived: Arc<Notify>,
     mode: Arc<Mutex<SmtpMode>>,
+    /// How long each DATA takes to be acknowledged (a slow relay).
+    delay: Arc<Mutex<Duration>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -71,6 +73,7 @@ impl SmtpSink {
             received,
             arrived,
             mode: Arc::new(Mutex::new(SmtpMode::Accept)),
+            delay: Arc::default(),
             task: None,
         };
         sink.accept_on(listener);
@@ -78,16 +81,17 @@ impl SmtpSink {
     }
 
     fn accept_on(&mut self, listener: TcpListener) {
-        let (received, arrived, mode) = (
-            self.received.clone(),
-            self.arrived.clone(),
-            self.mode.clone(),
-        );
+        let shared = Shared {
+            received: self.received.clone(),
+            arrived: self.arrived.clone(),
+            mode: self.mode.clone(),
+            delay: self.delay.clone(),
+        };
         self.task = Some(tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (received, arrived, mode) = (received.clone(), arrived.clone(), mode.clone());
+                let shared = shared.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, received, arrived, mode).await;
+                    let _ = session(stream, shared).await;
                 });
             }
         }));
@@ -112,6 +116,11 @@ impl SmtpSink {
             .await
             .expect("the port is free again");
         self.accept_on(listener);
+    }
+
+    /// Makes every DATA take `delay` to be acknowledged.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
     }
 
     /// Changes how RCPT TO is answered.
@@ -146,12 +155,21 @@ impl Drop for SmtpSink {
     }
 }
 
-async fn session(
-    stream: TcpStream,
+#[derive(Clone)]
+struct Shared {
     received: Arc<Mutex<Vec<Received>>>,
     arrived: Arc<Notify>,
     mode: Arc<Mutex<SmtpMode>>,
-) -> std::io::Result<()> {
+    delay: Arc<Mutex<Duration>>,
+}
+
+async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
+    let Shared {
+        received,
+        arrived,
+        mode,
+        delay,
+    } = shared;
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 sink.test ESMTP\r\n").await?;
@@ -201,6 +219,10 @@ async fn session(
                     &raw[..]
                 };
                 data.extend_from_slice(raw);
+            }
+            let wait = *delay.lock().unwrap();
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
             received.lock().unwrap().push(Received {
                 mail_from: std::mem::take(&mut from),

@@ -1,0 +1,154 @@
+//! Digest send throughput of the real binary: seeds N confirmed readers, composes a digest of
+//! ten Italian articles, starts `iscriviti serve` against a counting SMTP sink, runs
+//! `iscriviti digest send`, and measures until the sink has N messages. Prints msgs/s, service
+//! CPU per delivered message (rendering, MIME, SMTP and the ledger writes) and peak RSS; repeats
+//! ROUNDS times on a fresh database and prints the medians.
+//!
+//!   cargo bench --bench send                    # SQLite, 100,000 readers
+//!   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench send
+//!   READERS=1000000 ROUNDS=1 cargo bench --bench send
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{cpu_seconds, free_port, iscriviti, median, peak_rss_mib, serve, sink::Sink, BenchDb};
+use diesel::{Connection, RunQueryDsl};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run(db: &BenchDb, args: &[&str]) -> String {
+    let out = iscriviti(db, 1, &[], args)
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "iscriviti {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// N confirmed readers on list 1, inserted by the database itself.
+fn seed(db: &BenchDb, n: usize) {
+    let now = "2026-11-28 08:00:00";
+    let (subscribers, subscriptions) = match db.backend {
+        "postgres" => (
+            format!("INSERT INTO subscribers (email, name, language, blocked, created_at, updated_at) \
+                SELECT 'lettore' || i || '@example.org', 'Lettore ' || i, 'it', FALSE, '{now}', '{now}' \
+                FROM generate_series(1, {n}) AS i"),
+            format!("INSERT INTO subscriptions (subscriber_id, list_id, status, source, created_at, updated_at, confirmed_at) \
+                SELECT id, 1, 'confirmed', 'bench', '{now}', '{now}', '{now}' FROM subscribers"),
+        ),
+        _ => (
+            format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+                INSERT INTO subscribers (email, name, language, blocked, created_at, updated_at) \
+                SELECT 'lettore' || i || '@example.org', 'Lettore ' || i, 'it', 0, '{now}', '{now}' FROM n"),
+            format!("INSERT INTO subscriptions (subscriber_id, list_id, status, source, created_at, updated_at, confirmed_at) \
+                SELECT id, 1, 'confirmed', 'bench', '{now}', '{now}', '{now}' FROM subscribers"),
+        ),
+    };
+    let url = db.url.trim_start_matches("sqlite://").to_owned();
+    match db.backend {
+        "postgres" => {
+            let mut c = diesel::PgConnection::establish(&db.url).unwrap();
+            diesel::sql_query(subscribers).execute(&mut c).unwrap();
+            diesel::sql_query(subscriptions).execute(&mut c).unwrap();
+        }
+        _ => {
+            let mut c = diesel::SqliteConnection::establish(&url).unwrap();
+            diesel::sql_query(subscribers).execute(&mut c).unwrap();
+            diesel::sql_query(subscriptions).execute(&mut c).unwrap();
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let (readers, rounds) = (env_or("READERS", 100_000), env_or("ROUNDS", 3));
+    let connections = env_or("CONNECTIONS", 32);
+    let (mut rates, mut cpus, mut rsss) = (Vec::new(), Vec::new(), Vec::new());
+    let mut backend = "";
+    for round in 1..=rounds {
+        let db = BenchDb::create();
+        backend = db.backend;
+        run(&db, &["migrate"]);
+        run(
+            &db,
+            &[
+                "list",
+                "create",
+                "newsletter",
+                "--name",
+                "Economia",
+                "--from",
+                "Redazione <redazione@example.org>",
+            ],
+        );
+        seed(&db, readers);
+        for i in 1..=10 {
+            let url = format!("https://www.example.org/articolo-{i}");
+            let title =
+                format!("Slack collabora con Amazon, capitolo {i}: “è la risposta a Microsoft”");
+            run(&db, &["article", "add", "--title", &title, "--url", &url, "--author", "Marco Ciotola",
+                "--summary", "Slack sta collaborando con Amazon, nel tentativo di diventare il più utilizzato strumento di comunicazione da remoto sul lavoro, spodestando così Microsoft. L’intesa è entrata nel vivo con la pandemia."]);
+        }
+        let id = run(
+            &db,
+            &[
+                "digest",
+                "create",
+                "--list",
+                "newsletter",
+                "--subject",
+                "Le notizie più lette della settimana",
+            ],
+        );
+        let id = id.trim().to_owned();
+
+        let sink = Sink::start().await;
+        let port = free_port();
+        let mut server = serve(
+            &db,
+            sink.port,
+            port,
+            &[("ISCRIVITI_DIGEST_CONNECTIONS", connections.to_string())],
+        )
+        .await;
+        let pid = server.id();
+        let cpu_before = cpu_seconds(pid);
+        let sink_cpu_before = cpu_seconds(std::process::id());
+        let started = Instant::now();
+        run(&db, &["digest", "send", &id]);
+        let deadline = Instant::now() + Duration::from_secs(1800);
+        while sink.received() < readers as u64 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(pid) - cpu_before;
+        let sink_cpu = cpu_seconds(std::process::id()) - sink_cpu_before;
+        let rss = peak_rss_mib(pid);
+        server.kill().ok();
+        server.wait().ok();
+        assert_eq!(
+            sink.received(),
+            readers as u64,
+            "every reader got the digest"
+        );
+        let rate = readers as f64 / elapsed;
+        let cpu_per = cpu / readers as f64 * 1e6;
+        println!(
+            "round {round} ({backend}): {readers} messages in {elapsed:.2} s = {rate:.0} msgs/s; {cpu_per:.1} µs service CPU per message (sink: {:.1} µs); peak RSS {rss:.1} MiB",
+            sink_cpu / readers as f64 * 1e6
+        );
+        rates.push(rate);
+        cpus.push(cpu_per);
+        rsss.push(rss);
+    }
+    println!(
+        "median of {rounds} ({backend}, {readers} readers, {connections} SMTP connections): {:.0} msgs/s, {:.1} µs CPU per message, peak RSS {:.1} MiB",
+        median(rates), median(cpus), median(rsss)
+    );
+}

@@ -1,0 +1,297 @@
+//! `iscriviti article ...` and `iscriviti digest ...`.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use clap::{Args, Subcommand};
+
+use crate::config::Settings;
+use crate::db::{self, articles};
+use crate::digests::{self, Control};
+use crate::domain::{Lang, ListSlug, SubscriberEmail};
+use crate::startup::Services;
+
+#[derive(Debug, Subcommand)]
+pub enum ArticleCommand {
+    /// Add an article by hand.
+    Add(Box<ArticleAdd>),
+    /// Show the latest articles.
+    Ls {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ArticleAdd {
+    #[arg(long)]
+    pub title: String,
+    /// The article's address (also its identity unless --guid is given).
+    #[arg(long)]
+    pub url: String,
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Publication time: 2026-11-28, 2026-11-28T08:00:00Z or with an offset (default: now).
+    #[arg(long)]
+    pub published: Option<String>,
+    #[arg(long, default_value = "")]
+    pub summary: String,
+    /// it or en.
+    #[arg(long, default_value = "it")]
+    pub language: String,
+    /// Address of an image shown above the article.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Only for this list's digests (default: every list's).
+    #[arg(long)]
+    pub list: Option<String>,
+    /// A stable identifier (a feed item's GUID); defaults to the URL.
+    #[arg(long)]
+    pub guid: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Compose a draft from the articles published since the list's last digest; prints its id.
+    Create {
+        #[arg(long)]
+        list: String,
+        /// Default: "<list name>: <title of the newest article>".
+        #[arg(long)]
+        subject: Option<String>,
+        /// Take articles published after this time instead (2026-11-01 or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Print the digest as a reader gets it (HTML unless --text).
+    Preview {
+        id: i64,
+        #[arg(long)]
+        text: bool,
+    },
+    /// Send one copy to an address (through the outbox, like any mail).
+    Test {
+        id: i64,
+        #[arg(long)]
+        to: String,
+    },
+    /// Send to every confirmed reader of the list, now or --at a time.
+    Send {
+        id: i64,
+        /// Start at this time (2026-11-30T08:00:00+01:00) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Stay, help deliver, and show progress (rate, time left) until it is done.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show delivery progress.
+    Status { id: i64 },
+    /// Queue the failed deliveries again.
+    RetryFailed { id: i64 },
+    /// Stop claiming new deliveries (messages in flight finish).
+    Pause { id: i64 },
+    /// Continue a paused digest.
+    Resume { id: i64 },
+    /// Stop for good; what was sent stays sent.
+    Cancel { id: i64 },
+}
+
+/// Parses `2026-11-28`, or RFC 3339 with `Z` or an offset, into naive UTC.
+fn parse_time(s: &str) -> anyhow::Result<NaiveDateTime> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.naive_utc());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists"));
+    }
+    anyhow::bail!(
+        "{s:?} is not a date (2026-11-28) or an RFC 3339 time (2026-11-28T08:00:00+01:00)"
+    )
+}
+
+fn one_line(s: &str, flag: &str) -> anyhow::Result<String> {
+    let s = s.trim();
+    anyhow::ensure!(
+        !s.is_empty() && !s.chars().any(char::is_control),
+        "{flag} must be a non-empty single line"
+    );
+    Ok(s.to_owned())
+}
+
+pub async fn article(settings: &Settings, cmd: ArticleCommand) -> anyhow::Result<()> {
+    let pool = crate::startup::open_database(settings).await?;
+    match cmd {
+        ArticleCommand::Add(a) => {
+            let title = one_line(&a.title, "--title")?;
+            let url = url::Url::parse(&a.url).context("--url")?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https"),
+                "--url must be http(s)"
+            );
+            let language = Lang::parse(&a.language)?;
+            let published = a
+                .published
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or_else(|| Utc::now().naive_utc());
+            let list = a.list.as_deref().map(ListSlug::parse).transpose()?;
+            let guid = a.guid.clone().unwrap_or_else(|| url.to_string());
+            let new = db::run(&pool, move |conn| {
+                let list_id = match list {
+                    Some(slug) => Some(
+                        db::lists::by_slug(conn, slug.as_str())?
+                            .context("no list with that slug")?
+                            .id,
+                    ),
+                    None => None,
+                };
+                let added = articles::insert_if_new(
+                    conn,
+                    &articles::NewArticle {
+                        list_id,
+                        guid: &guid,
+                        title: &title,
+                        url: url.as_str(),
+                        author: a.author.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+                        summary: a.summary.trim(),
+                        language: language.code(),
+                        image_url: a.image.as_deref(),
+                        published_at: published,
+                        created_at: Utc::now().naive_utc(),
+                    },
+                )?;
+                Ok::<_, anyhow::Error>(added)
+            })
+            .await?;
+            println!(
+                "{}",
+                if new {
+                    "article added"
+                } else {
+                    "already there (same URL or GUID): nothing changed"
+                }
+            );
+        }
+        ArticleCommand::Ls { limit } => {
+            let rows = db::run(&pool, move |conn| {
+                Ok::<_, db::DbError>(articles::latest(conn, limit.clamp(1, 1000))?)
+            })
+            .await?;
+            for a in rows {
+                println!(
+                    "{:>6}  {}  {}  {}",
+                    a.id,
+                    a.published_at.format("%Y-%m-%d %H:%M"),
+                    a.title,
+                    a.url
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<()> {
+    let services = Services::build(settings).await?;
+    let pool = &services.state.pool;
+    match cmd {
+        DigestCommand::Create {
+            list,
+            subject,
+            since,
+        } => {
+            let since = since.as_deref().map(parse_time).transpose()?;
+            let d = digests::create(pool, ListSlug::parse(&list)?, subject, since).await?;
+            println!("{}", d.id);
+        }
+        DigestCommand::Preview { id, text } => {
+            let (subject, plain, html) = digests::preview(&services.state, id).await?;
+            if text {
+                println!("Subject: {subject}\n\n{plain}");
+            } else {
+                println!("{html}");
+            }
+        }
+        DigestCommand::Test { id, to } => {
+            digests::send_test(&services.state, id, SubscriberEmail::parse(&to)?).await?;
+            let sent = services.worker.drain().await?;
+            println!(
+                "test sent to {to} ({} delivered, {} to retry)",
+                sent.sent, sent.retrying
+            );
+        }
+        DigestCommand::Send { id, at, wait } => {
+            match at.as_deref().map(parse_time).transpose()? {
+                Some(at) => {
+                    digests::schedule(pool, id, at).await?;
+                    println!("digest {id} scheduled for {at} UTC");
+                }
+                None => {
+                    let n = digests::start(pool, id).await?;
+                    println!("digest {id}: sending to {n} readers");
+                }
+            }
+            if wait {
+                watch(&services, id).await?;
+            }
+        }
+        DigestCommand::Status { id } => {
+            let (d, p) = digests::status(pool, id).await?;
+            println!(
+                "digest {id} ({}): {} — {} sent, {} queued ({} retrying), {} sending, {} failed, {} skipped of {}",
+                d.status, d.subject, p.sent, p.queued, p.retrying, p.sending, p.failed, p.skipped, p.total()
+            );
+        }
+        DigestCommand::RetryFailed { id } => println!(
+            "{} deliveries queued again",
+            digests::retry_failed(pool, id).await?
+        ),
+        DigestCommand::Pause { id } => digests::control(pool, id, Control::Pause).await?,
+        DigestCommand::Resume { id } => digests::control(pool, id, Control::Resume).await?,
+        DigestCommand::Cancel { id } => digests::control(pool, id, Control::Cancel).await?,
+    }
+    Ok(())
+}
+
+/// Delivers alongside any running instances and shows progress until the digest is done.
+async fn watch(services: &Services, id: i64) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let engine = tokio::spawn(services.engine.clone().run(stop_rx));
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut last_print = Instant::now() - Duration::from_secs(10);
+    let result = loop {
+        let (d, p) = digests::status(&services.state.pool, id).await?;
+        let done = p.sent + p.failed + p.skipped;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let left = (p.total() - done).max(0);
+        let eta = if rate > 0.0 { left as f64 / rate } else { 0.0 };
+        if tty || last_print.elapsed() >= Duration::from_secs(5) || d.status != "sending" {
+            let end = if tty { "\r" } else { "\n" };
+            eprint!(
+                "{done}/{} sent or settled ({} failed, {} retrying) · {rate:.0} msgs/s · {eta:.0} s left   {end}",
+                p.total(),
+                p.failed,
+                p.retrying
+            );
+            std::io::stderr().flush().ok();
+            last_print = Instant::now();
+        }
+        if d.status != "sending" && d.status != "scheduled" {
+            eprintln!();
+            println!(
+                "digest {id}: {} ({} sent, {} failed, {} skipped)",
+                d.status, p.sent, p.failed, p.skipped
+            );
+            break Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let _ = stop_tx.send(true);
+    engine.await?;
+    result
+}

@@ -1,0 +1,263 @@
+//! Digests: a subject and a frozen set of articles for one list, and their send state.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+
+use super::articles::Article;
+use super::schema::{articles, deliveries, digest_articles, digests, subscribers, subscriptions};
+use super::DbConnection;
+
+/// A digest as stored.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = digests)]
+pub struct Digest {
+    pub id: i64,
+    pub list_id: i64,
+    pub subject: String,
+    pub status: String,
+    pub scheduled_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+/// Creates a draft digest with these articles (in this order) and returns it.
+pub fn create(
+    conn: &mut DbConnection,
+    list_id: i64,
+    subject: &str,
+    article_ids: &[i64],
+    now: NaiveDateTime,
+) -> QueryResult<Digest> {
+    let values = (
+        digests::list_id.eq(list_id),
+        digests::subject.eq(subject),
+        digests::status.eq("draft"),
+        digests::created_at.eq(now),
+    );
+    // MultiConnection has no RETURNING; both concrete connections do.
+    let id: i64 = match conn {
+        DbConnection::Pg(c) => diesel::insert_into(digests::table)
+            .values(values)
+            .returning(digests::id)
+            .get_result(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_into(digests::table)
+            .values(values)
+            .returning(digests::id)
+            .get_result(c)?,
+    };
+    for (position, article_id) in article_ids.iter().enumerate() {
+        diesel::insert_into(digest_articles::table)
+            .values((
+                digest_articles::digest_id.eq(id),
+                digest_articles::article_id.eq(article_id),
+                digest_articles::position.eq(position as i32),
+            ))
+            .execute(conn)?;
+    }
+    by_id(conn, id)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// The digest with this id.
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Digest>> {
+    digests::table
+        .find(id)
+        .select(Digest::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The articles of a digest, in order.
+pub fn articles_of(conn: &mut DbConnection, digest_id: i64) -> QueryResult<Vec<Article>> {
+    digest_articles::table
+        .inner_join(articles::table)
+        .filter(digest_articles::digest_id.eq(digest_id))
+        .order(digest_articles::position.asc())
+        .select(Article::as_select())
+        .load(conn)
+}
+
+/// When the list's last digest started sending, if it ever did.
+pub fn last_started(conn: &mut DbConnection, list_id: i64) -> QueryResult<Option<NaiveDateTime>> {
+    digests::table
+        .filter(digests::list_id.eq(list_id))
+        .filter(digests::started_at.is_not_null())
+        .select(diesel::dsl::max(digests::started_at))
+        .first::<Option<NaiveDateTime>>(conn)
+}
+
+/// Moves a digest from one of `from` to `to`; false when it was in another state.
+pub fn transition(conn: &mut DbConnection, id: i64, from: &[&str], to: &str) -> QueryResult<bool> {
+    let changed = diesel::update(digests::table.find(id).filter(digests::status.eq_any(from)))
+        .set(digests::status.eq(to))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Schedules a draft for `at`.
+pub fn schedule(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        digests::table
+            .find(id)
+            .filter(digests::status.eq_any(["draft", "scheduled"])),
+    )
+    .set((
+        digests::status.eq("scheduled"),
+        digests::scheduled_at.eq(Some(at)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Starts sending a draft or scheduled digest: one delivery row per confirmed, unblocked
+/// subscriber, created by one `INSERT ... SELECT` so the audience is frozen now. Returns the
+/// number of recipients, or None when the digest was not startable.
+pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<Option<usize>> {
+    let Some(digest) = by_id(conn, id)? else {
+        return Ok(None);
+    };
+    let started = diesel::update(
+        digests::table
+            .find(id)
+            .filter(digests::status.eq_any(["draft", "scheduled"])),
+    )
+    .set((
+        digests::status.eq("sending"),
+        digests::started_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    if started == 0 {
+        return Ok(None);
+    }
+    let audience = subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::list_id.eq(digest.list_id))
+        .filter(subscriptions::status.eq("confirmed"))
+        .filter(subscribers::blocked.eq(false))
+        .select((
+            id.into_sql::<BigInt>(),
+            subscriptions::subscriber_id,
+            "queued".into_sql::<Text>(),
+            0.into_sql::<Integer>(),
+            now.into_sql::<Timestamp>(),
+        ));
+    let n = diesel::insert_into(deliveries::table)
+        .values(audience)
+        .into_columns((
+            deliveries::digest_id,
+            deliveries::subscriber_id,
+            deliveries::status,
+            deliveries::attempts,
+            deliveries::next_attempt_at,
+        ))
+        .execute(conn)?;
+    Ok(Some(n))
+}
+
+/// Drafts and scheduled digests due now.
+pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    digests::table
+        .filter(digests::status.eq("scheduled"))
+        .filter(digests::scheduled_at.le(now))
+        .select(digests::id)
+        .load(conn)
+}
+
+/// Marks sending digests with nothing left to deliver as sent.
+pub fn finish_done(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    let open = deliveries::table
+        .filter(deliveries::digest_id.eq(digests::id))
+        .filter(deliveries::status.eq_any(["queued", "sending"]));
+    diesel::update(
+        digests::table
+            .filter(digests::status.eq("sending"))
+            .filter(diesel::dsl::not(diesel::dsl::exists(open))),
+    )
+    .set((
+        digests::status.eq("sent"),
+        digests::finished_at.eq(Some(now)),
+    ))
+    .execute(conn)
+}
+
+/// Delivery counts of one digest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub queued: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    /// Not sent: the reader left the list after the digest started.
+    pub skipped: i64,
+    /// Queued after at least one failed attempt.
+    pub retrying: i64,
+}
+
+impl Progress {
+    pub fn total(&self) -> i64 {
+        self.queued + self.sending + self.sent + self.failed + self.skipped
+    }
+}
+
+/// How far a digest's delivery is.
+pub fn progress(conn: &mut DbConnection, digest_id: i64) -> QueryResult<Progress> {
+    let rows: Vec<(String, i32, i64)> = deliveries::table
+        .filter(deliveries::digest_id.eq(digest_id))
+        .group_by((deliveries::status, deliveries::attempts))
+        .select((
+            deliveries::status,
+            deliveries::attempts,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let mut p = Progress::default();
+    for (status, attempts, n) in rows {
+        let tried = attempts > 0;
+        match status.as_str() {
+            "queued" => {
+                p.queued += n;
+                if tried {
+                    p.retrying += n;
+                }
+            }
+            "sending" => p.sending += n,
+            "sent" => p.sent += n,
+            "skipped" => p.skipped += n,
+            _ => p.failed += n,
+        }
+    }
+    Ok(p)
+}
+
+/// Queues the failed deliveries of a digest again and reopens it; returns how many.
+pub fn retry_failed(
+    conn: &mut DbConnection,
+    digest_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let n = diesel::update(
+        deliveries::table
+            .filter(deliveries::digest_id.eq(digest_id))
+            .filter(deliveries::status.eq("failed")),
+    )
+    .set((
+        deliveries::status.eq("queued"),
+        deliveries::attempts.eq(0),
+        deliveries::next_attempt_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n > 0 {
+        diesel::update(
+            digests::table
+                .find(digest_id)
+                .filter(digests::status.eq("sent")),
+        )
+        .set((
+            digests::status.eq("sending"),
+            digests::finished_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    }
+    Ok(n)
+}

@@ -1,0 +1,331 @@
+//! The digest delivery engine. Each pass leases a batch of deliveries (lease committed before
+//! any SMTP traffic), renders each recipient's copy, sends over the digest connections with no
+//! transaction open, and records the batch's outcomes in one transaction. Several instances
+//! share a send through the leases; a crash re-sends at most the batch in flight.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use super::throttle::Throttle;
+use super::worker::backoff;
+use crate::config::{DeliverySettings, WorkerSettings};
+use crate::db::{self, deliveries, digests, DbError, Pool};
+use crate::digests::{PreparedDigest, RecipientView};
+use crate::domain::mask_email;
+use crate::links::Links;
+use crate::mail::{SendError, Transport};
+use crate::subscriptions::UseCaseError;
+use crate::templates::Templates;
+
+/// Counts from one or more passes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Sent {
+    fn add(&mut self, o: Sent) {
+        self.sent += o.sent;
+        self.retrying += o.retrying;
+        self.failed += o.failed;
+        self.skipped += o.skipped;
+    }
+    fn total(&self) -> usize {
+        self.sent + self.retrying + self.failed + self.skipped
+    }
+}
+
+/// The engine of one instance; cheap to clone.
+#[derive(Clone)]
+pub struct DigestEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    transport: Arc<Transport>,
+    templates: Arc<Templates>,
+    links: Links,
+    settings: DeliverySettings,
+    retry: WorkerSettings,
+    throttle: Throttle,
+    owner: String,
+    /// `.{installation}@{host}>`: the tail of every delivery's Message-ID.
+    id_suffix: String,
+    prepared: Mutex<HashMap<i64, Arc<PreparedDigest>>>,
+}
+
+enum Outcome {
+    Sent,
+    Retry(String),
+    Failed(String),
+    Skipped,
+    Released,
+}
+
+impl DigestEngine {
+    pub fn new(
+        pool: Pool,
+        transport: Arc<Transport>,
+        templates: Arc<Templates>,
+        links: Links,
+        settings: DeliverySettings,
+        retry: WorkerSettings,
+    ) -> Self {
+        let id_suffix = format!(".{}@{}>", links.installation_tag(), links.host());
+        Self {
+            inner: Arc::new(Inner {
+                throttle: Throttle::new(
+                    settings.messages_per_second,
+                    settings.per_domain_per_second,
+                ),
+                owner: format!(
+                    "{}-{}",
+                    std::process::id(),
+                    hex::encode(rand::random::<[u8; 4]>())
+                ),
+                pool,
+                transport,
+                templates,
+                links,
+                settings,
+                retry,
+                id_suffix,
+                prepared: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Runs until `shutdown` turns true: starts scheduled digests when due, delivers, marks
+    /// finished digests sent.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        tracing::info!(owner = %self.inner.owner, "digest engine started");
+        // Two lanes, each claiming its own batch: while one waits on the database (claiming or
+        // recording), the other keeps the SMTP connections busy.
+        let lanes: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(self.clone().lane(shutdown.clone())))
+            .collect();
+        for lane in lanes {
+            let _ = lane.await;
+        }
+        self.inner.transport.shutdown().await;
+        tracing::info!("digest engine stopped");
+    }
+
+    async fn lane(self, mut shutdown: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.inner.settings.poll_interval_ms.max(10));
+        while !*shutdown.borrow() {
+            let busy = match self.tick(&shutdown).await {
+                Ok(done) => done.total() > 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "digest pass failed; retrying after the poll interval");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Delivers everything due now, then returns (tests, `digest send --wait`).
+    pub async fn drain(&self) -> Result<Sent, UseCaseError> {
+        let (_tx, never) = watch::channel(false);
+        let mut total = Sent::default();
+        loop {
+            let done = self.tick(&never).await?;
+            if done.total() == 0 {
+                return Ok(total);
+            }
+            total.add(done);
+        }
+    }
+
+    async fn tick(&self, shutdown: &watch::Receiver<bool>) -> Result<Sent, UseCaseError> {
+        db::write(&self.inner.pool, |conn| {
+            let now = Utc::now().naive_utc();
+            for id in digests::due(conn, now)? {
+                if let Some(recipients) = digests::start(conn, id, now)? {
+                    tracing::info!(digest_id = id, recipients, "scheduled digest started");
+                }
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
+        let done = self.pass(shutdown).await?;
+        if done.total() == 0 {
+            db::write(&self.inner.pool, |conn| {
+                Ok::<_, DbError>(digests::finish_done(conn, Utc::now().naive_utc())?)
+            })
+            .await?;
+        }
+        Ok(done)
+    }
+
+    async fn prepared(&self, digest_id: i64) -> Result<Arc<PreparedDigest>, UseCaseError> {
+        if let Some(p) = self
+            .inner
+            .prepared
+            .lock()
+            .expect("cache lock")
+            .get(&digest_id)
+        {
+            return Ok(p.clone());
+        }
+        let (templates, links) = (self.inner.templates.clone(), self.inner.links.clone());
+        let p = db::run(&self.inner.pool, move |conn| {
+            PreparedDigest::load(conn, &templates, &links, digest_id)
+        })
+        .await?;
+        self.inner
+            .prepared
+            .lock()
+            .expect("cache lock")
+            .insert(digest_id, p.clone());
+        Ok(p)
+    }
+
+    async fn pass(&self, shutdown: &watch::Receiver<bool>) -> Result<Sent, UseCaseError> {
+        let inner = &self.inner;
+        let (owner, suffix) = (inner.owner.clone(), inner.id_suffix.clone());
+        let (limit, lease) = (
+            inner.settings.batch_size.max(1),
+            chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
+        );
+        let (claimed, recipients) = db::write(&inner.pool, move |conn| {
+            let now = Utc::now().naive_utc();
+            let claimed = deliveries::claim(conn, &owner, now, now + lease, limit, &suffix)?;
+            let ids: Vec<i64> = claimed.iter().map(|c| c.subscriber_id).collect();
+            let recipients = if ids.is_empty() {
+                Vec::new()
+            } else {
+                deliveries::recipients(conn, &ids)?
+            };
+            Ok::<_, DbError>((claimed, recipients))
+        })
+        .await?;
+        if claimed.is_empty() {
+            return Ok(Sent::default());
+        }
+        let by_key: HashMap<(i64, i64), deliveries::Recipient> = recipients
+            .into_iter()
+            .map(|r| ((r.subscriber_id, r.list_id), r))
+            .collect();
+        let by_key = Arc::new(by_key);
+        let permits = Arc::new(Semaphore::new(inner.transport.concurrency()));
+        let mut tasks = JoinSet::new();
+        for delivery in claimed {
+            let prepared = self.prepared(delivery.digest_id).await?;
+            let (engine, permits, by_key, shutdown) = (
+                self.inner.clone(),
+                permits.clone(),
+                by_key.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move {
+                let Some(to) = by_key.get(&(delivery.subscriber_id, prepared.list_id)) else {
+                    return (delivery, Outcome::Skipped);
+                };
+                let _permit = permits.acquire().await;
+                if *shutdown.borrow() {
+                    return (delivery, Outcome::Released);
+                }
+                let outcome = deliver(&engine, &prepared, &delivery, to).await;
+                (delivery, outcome)
+            });
+        }
+        let mut done = Sent::default();
+        let (mut sent, mut skipped, mut released, mut other) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((d, outcome)) = joined else { continue };
+            match outcome {
+                Outcome::Sent => sent.push(d.id),
+                Outcome::Skipped => skipped.push(d.id),
+                Outcome::Released => released.push(d.id),
+                Outcome::Retry(reason) if d.attempts >= inner.retry.max_attempts => other.push((
+                    d.id,
+                    d.attempts,
+                    Outcome::Failed(format!("gave up after {} attempts: {reason}", d.attempts)),
+                )),
+                o => other.push((d.id, d.attempts, o)),
+            }
+        }
+        done.sent = sent.len();
+        done.skipped = skipped.len();
+        let (owner, retry) = (inner.owner.clone(), inner.retry.clone());
+        for (id, _, o) in &other {
+            match o {
+                Outcome::Failed(reason) => {
+                    done.failed += 1;
+                    tracing::warn!(delivery_id = id, %reason, "digest delivery failed");
+                }
+                _ => done.retrying += 1,
+            }
+        }
+        // One transaction records the batch; if it fails, the leases expire and the batch is
+        // sent again: at most one batch of duplicates, nothing lost.
+        db::write(&inner.pool, move |conn| {
+            let now = Utc::now().naive_utc();
+            deliveries::mark_sent(conn, &sent, now)?;
+            deliveries::mark_skipped(conn, &skipped)?;
+            deliveries::release(conn, &owner, &released)?;
+            for (id, attempts, outcome) in other {
+                match outcome {
+                    Outcome::Retry(reason) => {
+                        deliveries::mark_retry(conn, id, now + backoff(&retry, attempts), &reason)?
+                    }
+                    Outcome::Failed(reason) => deliveries::mark_failed(conn, id, &reason)?,
+                    _ => {}
+                }
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
+        Ok(done)
+    }
+}
+
+async fn deliver(
+    inner: &Inner,
+    prepared: &PreparedDigest,
+    delivery: &deliveries::ClaimedDelivery,
+    to: &deliveries::Recipient,
+) -> Outcome {
+    let view = RecipientView {
+        subscriber_id: to.subscriber_id,
+        email: &to.email,
+        name: to.name.as_deref(),
+        message_id: delivery.message_id.as_deref(),
+    };
+    let mail = match prepared.compose(&inner.templates, &inner.links, &view) {
+        Ok(mail) => mail,
+        Err(e) => return Outcome::Failed(format!("could not build the message: {e}")),
+    };
+    let domain = to.email.rsplit('@').next().unwrap_or_default();
+    inner.throttle.admit(domain).await;
+    let name = format!("digest-{}-{}", delivery.digest_id, delivery.id);
+    match inner
+        .transport
+        .send(prepared.sender.address(), &to.email, &name, &mail.bytes)
+        .await
+    {
+        Ok(()) => Outcome::Sent,
+        Err(SendError::Temporary(reason)) => {
+            tracing::info!(delivery_id = delivery.id, to = %mask_email(&to.email), %reason, "digest delivery will be retried");
+            Outcome::Retry(reason)
+        }
+        Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
+    }
+}

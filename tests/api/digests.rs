@@ -1,0 +1,321 @@
+//! Digests through the delivery engine, asserted on the parsed messages a real SMTP listener got.
+
+use std::collections::HashMap;
+
+use iscriviti::db;
+use iscriviti::digests::{self, Control};
+use mail_parser::{HeaderValue, MimeHeaders};
+
+use crate::helpers::{html_unescape, spawn_app_with, Received, SmtpMode};
+
+fn header<'a>(m: &'a mail_parser::Message<'a>, name: &str) -> String {
+    match m.header(name) {
+        Some(HeaderValue::Text(t)) => t.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => panic!("no {name} header"),
+    }
+}
+
+fn raw_header(mail: &Received, name: &str) -> String {
+    let text = String::from_utf8_lossy(&mail.data);
+    let prefix = format!("{name}: ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_owned()
+}
+
+async fn app_without_background_workers() -> crate::helpers::TestApp {
+    spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.delivery.enabled = false;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_confirmed_reader_gets_their_own_standard_compliant_copy() {
+    let app = app_without_background_workers().await;
+    let readers = app.seed_confirmed("newsletter", 3).await;
+    app.pending_signup("in-attesa@example.org", "newsletter")
+        .await;
+    app.add_article(
+        "Slack collabora con Amazon: “è già così”",
+        "https://www.example.org/slack",
+    )
+    .await;
+    let id = app
+        .start_digest(
+            "newsletter",
+            "Le notizie della settimana: più lette, è così",
+        )
+        .await;
+
+    let sent = app.engine.drain().await.unwrap();
+    assert_eq!(sent.sent, 3);
+    let mails: Vec<Received> = app
+        .smtp
+        .received()
+        .into_iter()
+        .filter(|m| m.rcpt_to[0].starts_with("lettore"))
+        .collect();
+    assert_eq!(mails.len(), 3, "pending readers get no digest");
+    let deliveries = app.db(move |c| db::deliveries::of_digest(c, id)).await;
+    let by_subscriber: HashMap<i64, &db::deliveries::DeliveryRow> =
+        deliveries.iter().map(|d| (d.subscriber_id, d)).collect();
+
+    for mail in &mails {
+        let parsed = mail.parsed();
+        let i: usize = mail.rcpt_to[0]
+            .trim_start_matches("lettore")
+            .trim_end_matches("@example.org")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            parsed.subject(),
+            Some("Le notizie della settimana: più lette, è così")
+        );
+        let raw_subject = raw_header(mail, "Subject");
+        assert!(
+            raw_subject.is_ascii() && raw_subject.contains("=?utf-8?"),
+            "RFC 2047: {raw_subject}"
+        );
+        assert_eq!(
+            parsed.from().unwrap().first().unwrap().address(),
+            Some("redazione@example.org")
+        );
+        assert!(parsed.date().is_some());
+        let delivery = by_subscriber[&readers[i]];
+        assert_eq!(
+            Some(format!("<{}>", parsed.message_id().unwrap())),
+            delivery.message_id,
+            "Message-ID recorded"
+        );
+        assert_eq!(
+            raw_header(mail, "List-Id"),
+            "\"Newsletter\" <newsletter.news.example.org>"
+        );
+        assert_eq!(
+            header(&parsed, "List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click"
+        );
+        let unsubscribe = raw_header(mail, "List-Unsubscribe");
+        let link = unsubscribe.trim_start_matches('<').trim_end_matches('>');
+        assert_eq!(
+            link,
+            app.state.links.unsubscribe(readers[i], 1),
+            "each reader's own link"
+        );
+        assert_eq!(
+            parsed.content_type().unwrap().c_subtype.as_deref(),
+            Some("alternative")
+        );
+        let text = parsed.body_text(0).unwrap();
+        assert!(text.starts_with(&format!("Ciao Lettore {i},")), "{text}");
+        assert!(text.contains("Slack collabora con Amazon: “è già così”"));
+        assert!(text.contains("Niccolò Ferrè"));
+        assert!(text.contains(link));
+        let html = parsed.body_html(0).unwrap();
+        assert!(html_unescape(&html)
+            .contains("L’intesa è “storica”: più lavoro da remoto, è già così."));
+        assert!(
+            mail.data.split(|b| *b == b'\n').all(|l| l.len() <= 998),
+            "no line over 998 octets"
+        );
+    }
+
+    // The one-click link from a header unsubscribes that reader only.
+    let first = mails
+        .iter()
+        .find(|m| m.rcpt_to[0] == "lettore0@example.org")
+        .unwrap();
+    let link = raw_header(first, "List-Unsubscribe");
+    let path = app.path_of(link.trim_start_matches('<').trim_end_matches('>'));
+    assert_eq!(
+        app.post_form(&path, "List-Unsubscribe=One-Click")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.status_of("lettore0@example.org", "newsletter")
+            .await
+            .as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        app.status_of("lettore1@example.org", "newsletter")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+    let (d, p) = digests::status(&app.state.pool, id).await.unwrap();
+    assert_eq!((d.status.as_str(), p.sent), ("sent", 3));
+}
+
+#[tokio::test]
+async fn the_audience_is_frozen_at_send_time_and_leavers_are_skipped() {
+    let app = app_without_background_workers().await;
+    let readers = app.seed_confirmed("newsletter", 4).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    // After the start: one more confirmed reader, and one reader leaves.
+    app.confirmed_subscriber("tardiva@example.org", "newsletter")
+        .await;
+    iscriviti::subscriptions::unsubscribe(&app.state, readers[0], 1)
+        .await
+        .unwrap();
+    app.worker.drain().await.unwrap();
+    let before = app.smtp.received().len();
+
+    let sent = app.engine.drain().await.unwrap();
+    assert_eq!((sent.sent, sent.skipped), (3, 1));
+    let got: Vec<String> = app.smtp.received()[before..]
+        .iter()
+        .map(|m| m.rcpt_to[0].clone())
+        .collect();
+    assert!(!got.contains(&"tardiva@example.org".to_owned()));
+    assert!(!got.contains(&"lettore0@example.org".to_owned()));
+    let p = digests::status(&app.state.pool, id).await.unwrap().1;
+    assert_eq!((p.sent, p.skipped, p.total()), (3, 1, 4));
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed_resends() {
+    let app = spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.delivery.enabled = false;
+        s.worker.retry_base_ms = 300;
+        s.worker.retry_max_ms = 300;
+    })
+    .await;
+    app.seed_confirmed("newsletter", 2).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+
+    app.smtp.set_mode(SmtpMode::PermFail);
+    let sent = app.engine.drain().await.unwrap();
+    assert_eq!((sent.sent, sent.failed), (0, 2));
+    let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
+    assert!(rows
+        .iter()
+        .all(|r| r.status == "failed" && r.last_error.as_deref().unwrap().contains("550")));
+    assert_eq!(
+        digests::status(&app.state.pool, id).await.unwrap().0.status,
+        "sent",
+        "finished, with failures"
+    );
+
+    app.smtp.set_mode(SmtpMode::TempFail);
+    assert_eq!(digests::retry_failed(&app.state.pool, id).await.unwrap(), 2);
+    let sent = app.engine.drain().await.unwrap();
+    assert_eq!(
+        (sent.retrying, sent.sent),
+        (2, 0),
+        "retried later, not given up"
+    );
+    app.smtp.set_mode(SmtpMode::Accept);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    app.engine.drain().await.unwrap();
+    let p = digests::status(&app.state.pool, id).await.unwrap().1;
+    assert_eq!((p.sent, p.failed), (2, 0));
+    assert_eq!(app.smtp.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_paused_digest_sends_nothing_until_resumed_and_a_cancelled_one_never() {
+    let app = app_without_background_workers().await;
+    app.seed_confirmed("newsletter", 2).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    digests::control(&app.state.pool, id, Control::Pause)
+        .await
+        .unwrap();
+    assert_eq!(app.engine.drain().await.unwrap().sent, 0);
+    digests::control(&app.state.pool, id, Control::Resume)
+        .await
+        .unwrap();
+    assert_eq!(app.engine.drain().await.unwrap().sent, 2);
+
+    app.add_article("Altra", "https://www.example.org/a").await;
+    let second = app.start_digest("newsletter", "Domani").await;
+    digests::control(&app.state.pool, second, Control::Cancel)
+        .await
+        .unwrap();
+    assert_eq!(app.engine.drain().await.unwrap().sent, 0);
+    let err = digests::control(&app.state.pool, second, Control::Resume)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+}
+
+#[tokio::test]
+async fn a_scheduled_digest_starts_when_due_and_not_before() {
+    let app = app_without_background_workers().await;
+    app.seed_confirmed("newsletter", 1).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let slug = iscriviti::domain::ListSlug::parse("newsletter").unwrap();
+    let d = digests::create(&app.state.pool, slug, None, None)
+        .await
+        .unwrap();
+    assert_eq!(d.subject, "Newsletter: Notizia", "default subject");
+    let soon = chrono::Utc::now().naive_utc() + chrono::Duration::milliseconds(800);
+    digests::schedule(&app.state.pool, d.id, soon)
+        .await
+        .unwrap();
+    assert_eq!(app.engine.drain().await.unwrap().sent, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    assert_eq!(app.engine.drain().await.unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn a_digest_needs_new_articles_and_the_next_one_takes_only_newer_ones() {
+    let app = app_without_background_workers().await;
+    let slug = || iscriviti::domain::ListSlug::parse("newsletter").unwrap();
+    let err = digests::create(&app.state.pool, slug(), None, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no articles"), "{err}");
+    app.add_article("Prima", "https://www.example.org/1").await;
+    let first = app.start_digest("newsletter", "Uno").await;
+    assert!(
+        digests::create(&app.state.pool, slug(), None, None)
+            .await
+            .is_err(),
+        "nothing new since the first"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.add_article("Seconda", "https://www.example.org/2")
+        .await;
+    let second = digests::create(&app.state.pool, slug(), None, None)
+        .await
+        .unwrap();
+    let titles = app
+        .db(move |c| db::digests::articles_of(c, second.id))
+        .await;
+    assert_eq!(
+        titles.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(),
+        ["Seconda"]
+    );
+    assert_ne!(first, second.id);
+}
+
+#[tokio::test]
+async fn the_preview_renders_text_and_html_in_the_lists_language() {
+    let app = app_without_background_workers().await;
+    app.add_article("Notizia <importante>", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    let (subject, text, html) = digests::preview(&app.state, id).await.unwrap();
+    assert_eq!(subject, "Oggi");
+    assert!(text.contains("Notizia <importante>"));
+    assert!(
+        html.contains("Notizia &lt;importante&gt;"),
+        "HTML is escaped"
+    );
+    assert!(text.starts_with("Ciao Lettore,"));
+}
