@@ -3,14 +3,13 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, Subcommand};
 
 use crate::config::Settings;
 use crate::db::{self, articles};
-use crate::digests::{self, Control};
-use crate::domain::{Lang, ListSlug, SubscriberEmail};
+use crate::digests::{self, Added, Control};
+use crate::domain::{ArticleDraft, ArticleFields, ListSlug, SubscriberEmail};
 use crate::startup::Services;
 
 #[derive(Debug, Subcommand)]
@@ -112,67 +111,35 @@ fn parse_time(s: &str) -> anyhow::Result<NaiveDateTime> {
     )
 }
 
-fn one_line(s: &str, flag: &str) -> anyhow::Result<String> {
-    let s = s.trim();
-    anyhow::ensure!(
-        !s.is_empty() && !s.chars().any(char::is_control),
-        "{flag} must be a non-empty single line"
-    );
-    Ok(s.to_owned())
-}
-
 pub async fn article(settings: &Settings, cmd: ArticleCommand) -> anyhow::Result<()> {
     let pool = crate::startup::open_database(settings).await?;
     match cmd {
         ArticleCommand::Add(a) => {
-            let title = one_line(&a.title, "--title")?;
-            let url = url::Url::parse(&a.url).context("--url")?;
-            anyhow::ensure!(
-                matches!(url.scheme(), "http" | "https"),
-                "--url must be http(s)"
-            );
-            let language = Lang::parse(&a.language)?;
             let published = a
                 .published
                 .as_deref()
                 .map(parse_time)
                 .transpose()?
                 .unwrap_or_else(|| Utc::now().naive_utc());
+            let draft = ArticleDraft::parse(
+                ArticleFields {
+                    guid: a.guid.as_deref(),
+                    title: &a.title,
+                    url: &a.url,
+                    author: a.author.as_deref(),
+                    summary: Some(&a.summary),
+                    language: Some(&a.language),
+                    image_url: a.image.as_deref(),
+                },
+                published,
+            )?;
             let list = a.list.as_deref().map(ListSlug::parse).transpose()?;
-            let guid = a.guid.clone().unwrap_or_else(|| url.to_string());
-            let new = db::run(&pool, move |conn| {
-                let list_id = match list {
-                    Some(slug) => Some(
-                        db::lists::by_slug(conn, slug.as_str())?
-                            .context("no list with that slug")?
-                            .id,
-                    ),
-                    None => None,
-                };
-                let added = articles::insert_if_new(
-                    conn,
-                    &articles::NewArticle {
-                        list_id,
-                        guid: &guid,
-                        title: &title,
-                        url: url.as_str(),
-                        author: a.author.as_deref().map(str::trim).filter(|s| !s.is_empty()),
-                        summary: a.summary.trim(),
-                        language: language.code(),
-                        image_url: a.image.as_deref(),
-                        published_at: published,
-                        created_at: Utc::now().naive_utc(),
-                    },
-                )?;
-                Ok::<_, anyhow::Error>(added)
-            })
-            .await?;
+            let added = digests::add_article(&pool, draft, list).await?;
             println!(
                 "{}",
-                if new {
-                    "article added"
-                } else {
-                    "already there (same URL or GUID): nothing changed"
+                match added {
+                    Added::New => "article added",
+                    Added::AlreadyThere => "already there (same URL or GUID): nothing changed",
                 }
             );
         }

@@ -1,8 +1,10 @@
 //! What editors do with digests: compose one from the latest articles, preview it, send a test,
 //! send it (now or at a time), watch it, pause, resume, cancel, retry the failures.
 
+mod add;
 mod render;
 
+pub use add::{add_article, Added};
 pub use render::{PreparedDigest, RecipientView};
 
 use chrono::{NaiveDateTime, Utc};

@@ -1,6 +1,7 @@
 //! Domain types that can only be built valid. Input is parsed into these at the edge (HTTP,
 //! CLI); code further in never re-checks a string.
 
+mod article;
 mod email;
 mod lang;
 mod mailbox;
@@ -9,6 +10,7 @@ mod slug;
 mod status;
 mod token;
 
+pub use article::{ArticleDraft, ArticleFields};
 pub use email::{mask as mask_email, SubscriberEmail};
 pub use lang::Lang;
 pub use mailbox::Sender;
@@ -39,6 +41,8 @@ pub enum DomainError {
     InvalidToken,
     #[error("the status must be one of: pending, confirmed, unsubscribed")]
     UnknownStatus,
+    #[error("{0}")]
+    InvalidArticle(&'static str),
 }
 
 impl DomainError {
@@ -53,6 +57,7 @@ impl DomainError {
             DomainError::InvalidSender => "error_bad_request",
             DomainError::InvalidToken => "error_invalid_link",
             DomainError::UnknownStatus => "error_bad_request",
+            DomainError::InvalidArticle(_) => "error_bad_request",
         }
     }
 }
