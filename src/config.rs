@@ -73,6 +73,33 @@ pub struct MailSettings {
     pub send_timeout_secs: u64,
     /// Concurrent SMTP connections per instance.
     pub connections: usize,
+    /// Mailbox that also takes unsubscribe requests (`List-Unsubscribe: <mailto:...>`), for
+    /// mail programs that do not do RFC 8058; an operator reads or scripts it.
+    pub unsubscribe_mailto: Option<String>,
+    pub dkim: DkimSettings,
+}
+
+/// DKIM signing of every outgoing message; off until `key_file` is set.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DkimSettings {
+    /// The signing domain (`d=`): the domain of the lists' From addresses, for DMARC alignment.
+    pub domain: Option<String>,
+    /// The selector (`s=`): the public key is published at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// A PEM file (RSA as PKCS#1 or PKCS#8, Ed25519 as PKCS#8) or a file holding the base64
+    /// Ed25519 seed.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for DkimSettings {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            selector: "iscriviti".to_owned(),
+            key_file: None,
+        }
+    }
 }
 
 /// Signup behaviour and abuse limits.
@@ -170,6 +197,8 @@ impl Default for MailSettings {
             from: "Iscriviti <newsletter@localhost.localdomain>".to_owned(),
             send_timeout_secs: 30,
             connections: 4,
+            unsubscribe_mailto: None,
+            dkim: DkimSettings::default(),
         }
     }
 }
@@ -376,6 +405,18 @@ impl Settings {
         }
         if let Some(v) = var("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND") {
             self.delivery.messages_per_second = parsed("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_UNSUBSCRIBE_MAILTO") {
+            self.mail.unsubscribe_mailto = Some(v);
+        }
+        if let Some(v) = var("ISCRIVITI_DKIM_DOMAIN") {
+            self.mail.dkim.domain = Some(v);
+        }
+        if let Some(v) = var("ISCRIVITI_DKIM_SELECTOR") {
+            self.mail.dkim.selector = v;
+        }
+        if let Some(v) = var("ISCRIVITI_DKIM_KEY_FILE") {
+            self.mail.dkim.key_file = Some(PathBuf::from(v));
         }
         if let Some(v) = var("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE") {
             self.signup.per_ip_per_minute = parsed("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE", v)?;

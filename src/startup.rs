@@ -15,7 +15,7 @@ use crate::db::{self, Pool};
 use crate::delivery::{DigestEngine, OutboxWorker};
 use crate::domain::Sender;
 use crate::links::Links;
-use crate::mail::Transport;
+use crate::mail::{MailOptions, Transport};
 use crate::ratelimit::IpRateLimiter;
 use crate::routes::{self, public};
 use crate::subscriptions;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub ip_limiter: IpRateLimiter,
     /// Log confirmation links (only with the local-files transport, where no mail leaves).
     pub log_links: bool,
+    /// DKIM and List-Unsubscribe options for every message.
+    pub mail: MailOptions,
 }
 
 /// A bound, not yet running service.
@@ -76,6 +78,8 @@ impl Services {
     /// running digest never delays a confirmation.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let templates = Arc::new(Templates::load().context("loading templates")?);
+        // Before the database: a bad DKIM key stops the start at once.
+        let mail = MailOptions::from_settings(&settings.mail)?;
         let default_from = Sender::parse(&settings.mail.from)
             .map_err(|e| anyhow::anyhow!("mail.from {:?}: {e}", settings.mail.from))?;
         let pool = open_database(settings).await?;
@@ -114,6 +118,7 @@ impl Services {
             digest_transport,
             templates.clone(),
             links.clone(),
+            mail.clone(),
             settings.delivery.clone(),
             settings.worker.clone(),
         );
@@ -123,6 +128,7 @@ impl Services {
             links,
             ip_limiter: IpRateLimiter::new(settings.signup.per_ip_per_minute),
             log_links: transport.is_local_files(),
+            mail,
             outbox_wake,
             settings: Arc::new(settings.clone()),
         };

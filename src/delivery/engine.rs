@@ -18,7 +18,7 @@ use crate::db::{self, deliveries, digests, DbError, Pool};
 use crate::digests::{PreparedDigest, RecipientView};
 use crate::domain::mask_email;
 use crate::links::Links;
-use crate::mail::{SendError, Transport};
+use crate::mail::{MailOptions, SendError, Transport};
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
@@ -54,6 +54,7 @@ struct Inner {
     transport: Arc<Transport>,
     templates: Arc<Templates>,
     links: Links,
+    options: MailOptions,
     settings: DeliverySettings,
     retry: WorkerSettings,
     throttle: Throttle,
@@ -77,6 +78,7 @@ impl DigestEngine {
         transport: Arc<Transport>,
         templates: Arc<Templates>,
         links: Links,
+        options: MailOptions,
         settings: DeliverySettings,
         retry: WorkerSettings,
     ) -> Self {
@@ -96,6 +98,7 @@ impl DigestEngine {
                 transport,
                 templates,
                 links,
+                options,
                 settings,
                 retry,
                 id_suffix,
@@ -184,8 +187,9 @@ impl DigestEngine {
             return Ok(p.clone());
         }
         let (templates, links) = (self.inner.templates.clone(), self.inner.links.clone());
+        let options = self.inner.options.clone();
         let p = db::run(&self.inner.pool, move |conn| {
-            PreparedDigest::load(conn, &templates, &links, digest_id)
+            PreparedDigest::load(conn, &templates, &links, &options, digest_id)
         })
         .await?;
         self.inner

@@ -57,8 +57,9 @@ pub async fn create(
 /// The digest as one reader would get it (a sample reader, links that go nowhere).
 pub async fn preview(state: &AppState, id: i64) -> Result<(String, String, String), UseCaseError> {
     let (templates, links) = (state.templates.clone(), state.links.clone());
+    let options = state.mail.clone();
     db::run(&state.pool, move |conn| {
-        let prepared = PreparedDigest::load(conn, &templates, &links, id)?;
+        let prepared = PreparedDigest::load(conn, &templates, &links, &options, id)?;
         let sample = RecipientView {
             subscriber_id: 0,
             email: "lettore@example.org",
@@ -74,8 +75,9 @@ pub async fn preview(state: &AppState, id: i64) -> Result<(String, String, Strin
 /// Sends one copy to `to` through the outbox, as transactional mail.
 pub async fn send_test(state: &AppState, id: i64, to: SubscriberEmail) -> Result<(), UseCaseError> {
     let (templates, links) = (state.templates.clone(), state.links.clone());
+    let options = state.mail.clone();
     db::write(&state.pool, move |conn| {
-        let prepared = PreparedDigest::load(conn, &templates, &links, id)?;
+        let prepared = PreparedDigest::load(conn, &templates, &links, &options, id)?;
         let view = RecipientView {
             subscriber_id: 0,
             email: to.as_str(),

@@ -8,7 +8,7 @@ use minijinja::Value;
 use crate::db::{self, lists, DbConnection};
 use crate::domain::{Lang, Sender};
 use crate::links::Links;
-use crate::mail::{compose, ComposedMail, MailParts};
+use crate::mail::{compose, ComposedMail, MailOptions, MailParts};
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
@@ -26,6 +26,7 @@ pub struct PreparedDigest {
     text_ctx: Value,
     /// The same for the HTML part.
     html_ctx: Value,
+    options: MailOptions,
 }
 
 /// One recipient's part of a digest.
@@ -52,6 +53,7 @@ impl PreparedDigest {
         conn: &mut DbConnection,
         templates: &Templates,
         links: &Links,
+        options: &MailOptions,
         digest_id: i64,
     ) -> Result<Arc<Self>, UseCaseError> {
         let digest = db::digests::by_id(conn, digest_id)?.ok_or(UseCaseError::UnknownDigest)?;
@@ -104,6 +106,7 @@ impl PreparedDigest {
             subject,
             sender,
             reply_to,
+            options: options.clone(),
         }))
     }
 
@@ -135,6 +138,11 @@ impl PreparedDigest {
     ) -> Result<ComposedMail, UseCaseError> {
         let (text, html) = self.bodies(templates, links, to)?;
         let unsubscribe = links.unsubscribe(to.subscriber_id, self.list_id);
+        // RFC 2369: the https link first; a mailto as well for mail programs without RFC 8058.
+        let list_unsubscribe = match &self.options.unsubscribe_mailto {
+            Some(mailbox) => format!("<{unsubscribe}>, <mailto:{mailbox}?subject=unsubscribe>"),
+            None => format!("<{unsubscribe}>"),
+        };
         compose(&MailParts {
             from: &self.sender,
             reply_to: self.reply_to.as_ref(),
@@ -144,7 +152,7 @@ impl PreparedDigest {
             html: &html,
             headers: vec![
                 ("List-Id", self.list_id_header.clone()),
-                ("List-Unsubscribe", format!("<{unsubscribe}>")),
+                ("List-Unsubscribe", list_unsubscribe),
                 (
                     "List-Unsubscribe-Post",
                     "List-Unsubscribe=One-Click".to_owned(),
@@ -152,6 +160,7 @@ impl PreparedDigest {
             ],
             message_id: to.message_id,
             eight_bit: true,
+            dkim: self.options.dkim.as_deref(),
         })
         .map_err(|e| UseCaseError::Mail(e.to_string()))
     }

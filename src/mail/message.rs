@@ -5,6 +5,7 @@ use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use rand::RngCore;
 
+use super::DkimSigner;
 use crate::domain::Sender;
 
 /// What a message says, already rendered.
@@ -24,6 +25,8 @@ pub struct MailParts<'a> {
     /// per message, for bulk mail to relays that announce 8BITMIME (virtually all do). A body
     /// with a line over 998 octets falls back to quoted-printable.
     pub eight_bit: bool,
+    /// Sign with DKIM when a key is configured.
+    pub dkim: Option<&'a DkimSigner>,
 }
 
 /// A message ready for the outbox.
@@ -98,7 +101,7 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
             .flatten()
             .unwrap_or_else(|| Body::new(s.to_owned()))
     };
-    let message = builder.multipart(
+    let mut message = builder.multipart(
         MultiPart::alternative()
             .singlepart(
                 SinglePart::builder()
@@ -111,6 +114,9 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
                     .body(body(parts.html)),
             ),
     )?;
+    if let Some(signer) = parts.dkim {
+        signer.sign(&mut message);
+    }
     Ok(ComposedMail {
         message_id,
         bytes: message.formatted(),

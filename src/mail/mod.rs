@@ -1,15 +1,46 @@
 //! Outgoing mail: building standards-compliant messages, and the transports that carry them.
 
+mod dkim;
 mod file;
 mod message;
 mod smtp;
 
+pub use dkim::{DkimError, DkimSigner};
 pub use message::{compose, ComposedMail, MailParts};
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::config::MailSettings;
+
+/// What every composed message may carry besides its content: a DKIM signer and a mailbox for
+/// `List-Unsubscribe: <mailto:...>`. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct MailOptions {
+    pub dkim: Option<Arc<DkimSigner>>,
+    pub unsubscribe_mailto: Option<String>,
+}
+
+impl MailOptions {
+    /// From the settings; fails on an unreadable or invalid DKIM key or a bad mailto address.
+    pub fn from_settings(settings: &MailSettings) -> anyhow::Result<Self> {
+        let unsubscribe_mailto = match &settings.unsubscribe_mailto {
+            Some(addr) => Some(
+                crate::domain::SubscriberEmail::parse(addr)
+                    .map_err(|e| anyhow::anyhow!("mail.unsubscribe_mailto {addr:?}: {e}"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        Ok(Self {
+            dkim: DkimSigner::from_settings(&settings.dkim)?.map(Arc::new),
+            unsubscribe_mailto,
+        })
+    }
+}
 
 /// How a delivery attempt ended, when it did not succeed.
 #[derive(Debug, Clone, thiserror::Error)]

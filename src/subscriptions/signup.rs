@@ -50,6 +50,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
     let token = Token::generate();
     let confirm_url = state.links.confirm(&token, req.lang);
     let templates = state.templates.clone();
+    let mail_options = state.mail.clone();
     let log_links = state.log_links;
     let slugs = req.lists.clone();
     let chosen = db::run(&state.pool, move |conn| load_public_lists(conn, &slugs)).await?;
@@ -89,6 +90,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
             headers: vec![],
             message_id: None,
             eight_bit: false,
+            dkim: mail_options.dkim.as_deref(),
         })
         .map_err(|e| UseCaseError::Mail(e.to_string()))?;
         (from, mail)
