@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db;
-use crate::domain::{Lang, ListSlug, Sender, SubscriptionStatus};
+use crate::digests;
+use crate::domain::{parse_time_zone, Cadence, Lang, ListSlug, Sender, SubscriptionStatus};
 use crate::startup::{open_database, Application};
 use crate::subscriptions::{self, ListInput};
 use crate::telemetry;
@@ -59,6 +60,16 @@ pub enum ListCommand {
     Create(ListCreate),
     /// Show every list.
     Ls,
+    /// Build and send a list's digest automatically when there are new articles, e.g.
+    /// `list cadence economia "weekly mon 08:00"`; `off` stops it; no arguments show them all.
+    Cadence {
+        slug: Option<String>,
+        /// "daily 08:00", "weekly mon 08:00", "weekly mon,thu 07:30", or "off".
+        cadence: Option<String>,
+        /// The time zone the time is in (an IANA name).
+        #[arg(long, default_value = "Europe/Rome")]
+        time_zone: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +186,58 @@ async fn list(settings: &Settings, cmd: ListCommand) -> anyhow::Result<()> {
                     if l.archived { " (archived)" } else { "" },
                 );
             }
+        }
+        ListCommand::Cadence {
+            slug,
+            cadence,
+            time_zone,
+        } => cadence_command(&pool, slug, cadence, &time_zone).await?,
+    }
+    Ok(())
+}
+
+async fn cadence_command(
+    pool: &db::Pool,
+    slug: Option<String>,
+    cadence: Option<String>,
+    time_zone: &str,
+) -> anyhow::Result<()> {
+    match (slug, cadence) {
+        (None, _) => {
+            println!(
+                "{:<24} {:<28} {:<20} NEXT RUN (UTC)",
+                "SLUG", "CADENCE", "TIME ZONE"
+            );
+            for (slug, s) in digests::schedules(pool).await? {
+                println!(
+                    "{slug:<24} {:<28} {:<20} {}",
+                    s.cadence,
+                    s.time_zone,
+                    s.next_run_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+        (Some(slug), None) => {
+            anyhow::bail!("give a cadence for {slug}, e.g. \"weekly mon 08:00\", or \"off\"")
+        }
+        (Some(slug), Some(c)) if c.trim().eq_ignore_ascii_case("off") => {
+            let had = digests::unset_schedule(pool, ListSlug::parse(&slug)?).await?;
+            println!(
+                "{}",
+                if had {
+                    "automatic digests stopped"
+                } else {
+                    "the list had no cadence: nothing changed"
+                }
+            );
+        }
+        (Some(slug), Some(c)) => {
+            let (cadence, tz) = (Cadence::parse(&c)?, parse_time_zone(time_zone)?);
+            let next = digests::set_schedule(pool, ListSlug::parse(&slug)?, cadence, tz).await?;
+            println!(
+                "next automatic digest: {} UTC (when there are new articles)",
+                next.format("%Y-%m-%d %H:%M")
+            );
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod deliveries;
 pub mod digests;
 pub mod lists;
 pub mod outbox;
+pub mod schedules;
 pub mod schema;
 pub mod settings;
 pub mod subscribers;

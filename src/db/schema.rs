@@ -1,6 +1,16 @@
 //! The one diesel schema shared by both backends (portable types only).
 
 diesel::table! {
+    digest_schedules (list_id) {
+        list_id -> BigInt,
+        cadence -> Text,
+        time_zone -> Text,
+        next_run_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     lists (id) {
         id -> BigInt,
         slug -> Text,
@@ -89,6 +99,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(digest_schedules -> lists (list_id));
 diesel::joinable!(subscriptions -> lists (list_id));
 diesel::joinable!(subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(tokens -> subscribers (subscriber_id));
@@ -165,4 +176,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     digests,
     digest_articles,
     deliveries,
+    digest_schedules,
 );

@@ -15,7 +15,7 @@ use super::throttle::Throttle;
 use super::worker::backoff;
 use crate::config::{DeliverySettings, WorkerSettings};
 use crate::db::{self, deliveries, digests, DbError, Pool};
-use crate::digests::{PreparedDigest, RecipientView};
+use crate::digests::{run_due_schedules, PreparedDigest, RecipientView};
 use crate::domain::mask_email;
 use crate::links::Links;
 use crate::mail::{MailOptions, SendError, Transport};
@@ -163,7 +163,8 @@ impl DigestEngine {
                     tracing::info!(digest_id = id, recipients, "scheduled digest started");
                 }
             }
-            Ok::<_, DbError>(())
+            run_due_schedules(conn, now)?;
+            Ok::<_, UseCaseError>(())
         })
         .await?;
         let done = self.pass(shutdown).await?;

@@ -3,9 +3,11 @@
 
 mod add;
 mod render;
+mod schedule;
 
 pub use add::{add_article, Added};
 pub use render::{PreparedDigest, RecipientView};
+pub use schedule::{run_due_schedules, schedules, set_schedule, unset_schedule};
 
 use chrono::{NaiveDateTime, Utc};
 
@@ -31,27 +33,39 @@ pub async fn create(
             Some(s) => Some(s),
             None => digests::last_started(conn, list.id)?,
         };
-        let picked = articles::for_digest(conn, list.id, since, MAX_ARTICLES)?;
-        if picked.is_empty() {
-            return Err(UseCaseError::Conflict(match since {
+        draft(conn, &list, subject, since)?.ok_or_else(|| {
+            UseCaseError::Conflict(match since {
                 Some(s) => format!("no articles for {} published after {s}", list.slug),
                 None => format!("no articles for {}", list.slug),
-            }));
-        }
-        let subject = subject
-            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("{}: {}", list.name, picked[0].title));
-        let ids: Vec<i64> = picked.iter().map(|a| a.id).collect();
-        Ok(digests::create(
-            conn,
-            list.id,
-            &subject,
-            &ids,
-            Utc::now().naive_utc(),
-        )?)
+            })
+        })
     })
     .await
+}
+
+/// A draft of the articles published after `since`, or None when there are none.
+fn draft(
+    conn: &mut db::DbConnection,
+    list: &lists::List,
+    subject: Option<String>,
+    since: Option<NaiveDateTime>,
+) -> Result<Option<digests::Digest>, UseCaseError> {
+    let picked = articles::for_digest(conn, list.id, since, MAX_ARTICLES)?;
+    if picked.is_empty() {
+        return Ok(None);
+    }
+    let subject = subject
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{}: {}", list.name, picked[0].title));
+    let ids: Vec<i64> = picked.iter().map(|a| a.id).collect();
+    Ok(Some(digests::create(
+        conn,
+        list.id,
+        &subject,
+        &ids,
+        Utc::now().naive_utc(),
+    )?))
 }
 
 /// The digest as one reader would get it (a sample reader, links that go nowhere).

@@ -2,6 +2,7 @@
 //! CLI); code further in never re-checks a string.
 
 mod article;
+mod cadence;
 mod email;
 mod lang;
 mod mailbox;
@@ -11,6 +12,7 @@ mod status;
 mod token;
 
 pub use article::{ArticleDraft, ArticleFields};
+pub use cadence::{parse_time_zone, Cadence};
 pub use email::{mask as mask_email, SubscriberEmail};
 pub use lang::Lang;
 pub use mailbox::Sender;
@@ -43,6 +45,8 @@ pub enum DomainError {
     UnknownStatus,
     #[error("{0}")]
     InvalidArticle(&'static str),
+    #[error("{0}")]
+    InvalidCadence(&'static str),
 }
 
 impl DomainError {
@@ -57,7 +61,7 @@ impl DomainError {
             DomainError::InvalidSender => "error_bad_request",
             DomainError::InvalidToken => "error_invalid_link",
             DomainError::UnknownStatus => "error_bad_request",
-            DomainError::InvalidArticle(_) => "error_bad_request",
+            DomainError::InvalidArticle(_) | DomainError::InvalidCadence(_) => "error_bad_request",
         }
     }
 }

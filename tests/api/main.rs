@@ -11,6 +11,7 @@ mod helpers;
 mod import;
 mod migrations;
 mod preferences;
+mod schedules;
 mod signup;
 mod unsubscribe;
 mod validation;
