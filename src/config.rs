@@ -49,6 +49,8 @@ pub struct Settings {
     pub signup: SignupSettings,
     pub worker: WorkerSettings,
     pub delivery: DeliverySettings,
+    /// Bearer token for the editors' JSON API (`POST /api/articles`); the API is off without.
+    pub api_token: Option<Secret<String>>,
 }
 
 /// Log output format.
@@ -150,6 +152,7 @@ impl Default for Settings {
             signup: SignupSettings::default(),
             worker: WorkerSettings::default(),
             delivery: DeliverySettings::default(),
+            api_token: None,
         }
     }
 }
@@ -405,6 +408,9 @@ impl Settings {
         }
         if let Some(v) = var("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND") {
             self.delivery.messages_per_second = parsed("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_API_TOKEN") {
+            self.api_token = Some(Secret::new(v));
         }
         if let Some(v) = var("ISCRIVITI_UNSUBSCRIBE_MAILTO") {
             self.mail.unsubscribe_mailto = Some(v);

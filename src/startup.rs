@@ -78,6 +78,12 @@ impl Services {
     /// running digest never delays a confirmation.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let templates = Arc::new(Templates::load().context("loading templates")?);
+        if let Some(token) = &settings.api_token {
+            anyhow::ensure!(
+                token.expose().trim().len() >= 24,
+                "api_token must be at least 24 characters (e.g. `openssl rand -hex 24`)"
+            );
+        }
         // Before the database: a bad DKIM key stops the start at once.
         let mail = MailOptions::from_settings(&settings.mail)?;
         let default_from = Sender::parse(&settings.mail.from)
@@ -250,7 +256,12 @@ fn route_table(cfg: &mut web::ServiceConfig) {
             web::post().to(public::save_preferences),
         )
         .route("/preferences/{link}/erase", web::post().to(public::erase))
-        .route("/health", web::get().to(routes::health));
+        .route("/health", web::get().to(routes::health))
+        .service(
+            web::resource("/api/articles")
+                .app_data(web::PayloadConfig::new(routes::api::MAX_API_BODY_BYTES))
+                .route(web::post().to(routes::api::add_article)),
+        );
 }
 
 /// Logs each request with its route pattern, never the concrete path or query: both can hold
