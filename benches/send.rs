@@ -7,12 +7,16 @@
 //!   cargo bench --bench send                    # SQLite, 100,000 readers
 //!   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench send
 //!   READERS=1000000 ROUNDS=1 cargo bench --bench send
+//!   CONNECTIONS=16 BATCH=1000 cargo bench --bench send   # engine settings
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{cpu_seconds, free_port, iscriviti, median, peak_rss_mib, serve, sink::Sink, BenchDb};
+use common::{
+    cpu_seconds, cpu_seconds_of_all, free_port, iscriviti, median, peak_rss_mib, serve, sink::Sink,
+    BenchDb,
+};
 use diesel::{Connection, RunQueryDsl};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -69,6 +73,7 @@ fn seed(db: &BenchDb, n: usize) {
 async fn main() {
     let (readers, rounds) = (env_or("READERS", 100_000), env_or("ROUNDS", 3));
     let connections = env_or("CONNECTIONS", 32);
+    let batch = env_or("BATCH", 500);
     let (mut rates, mut cpus, mut rsss) = (Vec::new(), Vec::new(), Vec::new());
     let mut backend = "";
     for round in 1..=rounds {
@@ -114,12 +119,16 @@ async fn main() {
             &db,
             sink.port,
             port,
-            &[("ISCRIVITI_DIGEST_CONNECTIONS", connections.to_string())],
+            &[
+                ("ISCRIVITI_DIGEST_CONNECTIONS", connections.to_string()),
+                ("ISCRIVITI_DIGEST_BATCH_SIZE", batch.to_string()),
+            ],
         )
         .await;
         let pid = server.id();
         let cpu_before = cpu_seconds(pid);
         let sink_cpu_before = cpu_seconds(std::process::id());
+        let db_cpu_before = cpu_seconds_of_all("postgres");
         let started = Instant::now();
         run(&db, &["digest", "send", &id]);
         let deadline = Instant::now() + Duration::from_secs(1800);
@@ -129,6 +138,7 @@ async fn main() {
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
         let sink_cpu = cpu_seconds(std::process::id()) - sink_cpu_before;
+        let db_cpu = cpu_seconds_of_all("postgres") - db_cpu_before;
         let rss = peak_rss_mib(pid);
         server.kill().ok();
         server.wait().ok();
@@ -140,15 +150,16 @@ async fn main() {
         let rate = readers as f64 / elapsed;
         let cpu_per = cpu / readers as f64 * 1e6;
         println!(
-            "round {round} ({backend}): {readers} messages in {elapsed:.2} s = {rate:.0} msgs/s; {cpu_per:.1} µs service CPU per message (sink: {:.1} µs); peak RSS {rss:.1} MiB",
-            sink_cpu / readers as f64 * 1e6
+            "round {round} ({backend}): {readers} messages in {elapsed:.2} s = {rate:.0} msgs/s; {cpu_per:.1} µs service CPU per message (sink: {:.1} µs, PostgreSQL server: {:.1} µs); peak RSS {rss:.1} MiB",
+            sink_cpu / readers as f64 * 1e6,
+            db_cpu / readers as f64 * 1e6,
         );
         rates.push(rate);
         cpus.push(cpu_per);
         rsss.push(rss);
     }
     println!(
-        "median of {rounds} ({backend}, {readers} readers, {connections} SMTP connections): {:.0} msgs/s, {:.1} µs CPU per message, peak RSS {:.1} MiB",
+        "median of {rounds} ({backend}, {readers} readers, {connections} SMTP connections, batches of {batch}): {:.0} msgs/s, {:.1} µs CPU per message, peak RSS {:.1} MiB",
         median(rates), median(cpus), median(rsss)
     );
 }

@@ -406,6 +406,9 @@ impl Settings {
         if let Some(v) = var("ISCRIVITI_DIGEST_CONNECTIONS") {
             self.delivery.connections = parsed("ISCRIVITI_DIGEST_CONNECTIONS", v)?;
         }
+        if let Some(v) = var("ISCRIVITI_DIGEST_BATCH_SIZE") {
+            self.delivery.batch_size = parsed("ISCRIVITI_DIGEST_BATCH_SIZE", v)?;
+        }
         if let Some(v) = var("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND") {
             self.delivery.messages_per_second = parsed("ISCRIVITI_DIGEST_MESSAGES_PER_SECOND", v)?;
         }

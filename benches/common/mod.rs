@@ -135,6 +135,22 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks / clock_ticks_per_second()
 }
 
+/// CPU seconds (user + system) used so far by every live process whose command name is `comm`
+/// (e.g. all `postgres` server processes), to charge the database's work to a benchmark.
+/// Processes that exit in between are missed, so take it on a quiet machine.
+pub fn cpu_seconds_of_all(comm: &str) -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .map(|pid| std::panic::catch_unwind(|| cpu_seconds(pid)).unwrap_or(0.0))
+        .sum()
+}
+
 fn clock_ticks_per_second() -> f64 {
     let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
     String::from_utf8_lossy(&out.stdout)
