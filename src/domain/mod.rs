@@ -3,6 +3,7 @@
 
 mod article;
 mod email;
+mod feed;
 mod lang;
 mod mailbox;
 mod name;
@@ -12,6 +13,7 @@ mod token;
 
 pub use article::{ArticleDraft, ArticleFields};
 pub use email::{mask as mask_email, SubscriberEmail};
+pub use feed::{FeedInterval, FeedUrl};
 pub use lang::Lang;
 pub use mailbox::Sender;
 pub use name::SubscriberName;
@@ -43,6 +45,8 @@ pub enum DomainError {
     UnknownStatus,
     #[error("{0}")]
     InvalidArticle(&'static str),
+    #[error("{0}")]
+    InvalidFeed(&'static str),
 }
 
 impl DomainError {
@@ -58,6 +62,7 @@ impl DomainError {
             DomainError::InvalidToken => "error_invalid_link",
             DomainError::UnknownStatus => "error_bad_request",
             DomainError::InvalidArticle(_) => "error_bad_request",
+            DomainError::InvalidFeed(_) => "error_bad_request",
         }
     }
 }
