@@ -1,5 +1,6 @@
 //! The test harness: `spawn_app`, a test database per test, and an SMTP sink.
 
+pub mod http;
 pub mod smtp;
 
 use std::time::Duration;
@@ -9,6 +10,7 @@ use diesel::{Connection, RunQueryDsl};
 use iscriviti::config::{Settings, SmtpUrl};
 use iscriviti::db::{self, DbConnection};
 use iscriviti::delivery::{DigestEngine, OutboxWorker};
+use iscriviti::feeds::FeedPoller;
 use iscriviti::startup::{AppState, Application};
 pub use smtp::{Received, SmtpMode, SmtpSink};
 
@@ -21,6 +23,7 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     pub worker: OutboxWorker,
     pub engine: DigestEngine,
+    pub poller: FeedPoller,
     pub smtp: SmtpSink,
     pub client: reqwest::Client,
     pub db_url: String,
@@ -58,13 +61,14 @@ pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Set
     customize(&mut settings);
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let (state, worker, engine) = (app.state(), app.worker(), app.engine());
+    let (state, worker, engine, poller) = (app.state(), app.worker(), app.engine(), app.poller());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         state,
         worker,
         engine,
+        poller,
         smtp,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

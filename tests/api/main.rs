@@ -6,6 +6,7 @@ mod confirm;
 mod crash;
 mod delivery;
 mod digests;
+mod feeds;
 mod helpers;
 mod import;
 mod migrations;
