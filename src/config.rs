@@ -51,6 +51,7 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// Bearer token for the editors' JSON API (`POST /api/articles`); the API is off without.
     pub api_token: Option<Secret<String>>,
+    pub feeds: FeedSettings,
 }
 
 /// Log output format.
@@ -153,6 +154,7 @@ impl Default for Settings {
             worker: WorkerSettings::default(),
             delivery: DeliverySettings::default(),
             api_token: None,
+            feeds: FeedSettings::default(),
         }
     }
 }
@@ -188,6 +190,40 @@ impl Default for DeliverySettings {
             messages_per_second: 0,
             per_domain_per_second: 0,
             poll_interval_ms: 1000,
+        }
+    }
+}
+
+/// Polling RSS and Atom feeds for articles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedSettings {
+    /// Run the poller inside `serve`.
+    pub enabled: bool,
+    /// How often a new feed is polled unless `feed add --interval` says otherwise.
+    pub default_interval_secs: i64,
+    /// How often the poller looks for due feeds.
+    pub check_every_secs: u64,
+    /// Feeds fetched at once by one instance.
+    pub concurrency: usize,
+    /// Seconds to open the connection (TLS included).
+    pub connect_timeout_secs: u64,
+    /// Seconds a whole fetch may take, body included.
+    pub timeout_secs: u64,
+    /// Largest feed document accepted, in bytes.
+    pub max_bytes: u64,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            default_interval_secs: 30 * 60,
+            check_every_secs: 30,
+            concurrency: 4,
+            connect_timeout_secs: 10,
+            timeout_secs: 30,
+            max_bytes: 5 * 1024 * 1024,
         }
     }
 }
@@ -430,6 +466,18 @@ impl Settings {
         if let Some(v) = var("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE") {
             self.signup.per_ip_per_minute = parsed("ISCRIVITI_SIGNUPS_PER_IP_PER_MINUTE", v)?;
         }
+        if let Some(v) = var("ISCRIVITI_FEEDS_ENABLED") {
+            self.feeds.enabled = parsed("ISCRIVITI_FEEDS_ENABLED", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_FEED_INTERVAL_SECS") {
+            self.feeds.default_interval_secs = parsed("ISCRIVITI_FEED_INTERVAL_SECS", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_FEED_TIMEOUT_SECS") {
+            self.feeds.timeout_secs = parsed("ISCRIVITI_FEED_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = var("ISCRIVITI_FEED_MAX_BYTES") {
+            self.feeds.max_bytes = parsed("ISCRIVITI_FEED_MAX_BYTES", v)?;
+        }
         Ok(())
     }
 }
@@ -471,5 +519,19 @@ mod tests {
         assert_eq!(s.database_url.expose(), "postgres://u:secret@h/db");
         assert!(!format!("{s:?}").contains("secret"));
         assert!(toml::from_str::<Settings>("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn feed_settings_come_from_the_file_and_the_environment() {
+        let mut s: Settings =
+            toml::from_str("[feeds]\nenabled = false\nmax_bytes = 1000\n").unwrap();
+        s.apply_env(|k| (k == "ISCRIVITI_FEED_TIMEOUT_SECS").then(|| "5".to_owned()))
+            .unwrap();
+        assert!(!s.feeds.enabled);
+        assert_eq!((s.feeds.max_bytes, s.feeds.timeout_secs), (1000, 5));
+        assert_eq!(s.feeds.default_interval_secs, 1800);
+        assert!(s
+            .apply_env(|k| (k == "ISCRIVITI_FEEDS_ENABLED").then(|| "maybe".to_owned()))
+            .is_err());
     }
 }

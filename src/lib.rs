@@ -6,6 +6,7 @@
 //! - [`domain`] types that can only be built valid ([`domain::SubscriberEmail`], ...).
 //! - [`routes`] HTTP handlers: parse input into domain types, call a use case, render.
 //! - [`subscriptions`] the use cases (signup, confirm, unsubscribe, preferences, erase).
+//! - [`feeds`] RSS/Atom feeds bound to lists, and the poller that turns them into articles.
 //! - [`db`] the only SQL: one `MultiConnection` over PostgreSQL and SQLite.
 //! - [`templates`] pages and mail; [`mail`] message building and transports;
 //!   [`links`] signed links; [`delivery`] the outbox worker; [`ratelimit`] per-IP limits.
@@ -24,6 +25,7 @@ pub mod db;
 pub mod delivery;
 pub mod digests;
 pub mod domain;
+pub mod feeds;
 pub mod links;
 pub mod mail;
 pub mod ratelimit;

@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::delivery::{DigestEngine, OutboxWorker};
 use crate::domain::Sender;
+use crate::feeds::FeedPoller;
 use crate::links::Links;
 use crate::mail::{MailOptions, Transport};
 use crate::ratelimit::IpRateLimiter;
@@ -46,8 +47,10 @@ pub struct Application {
     state: web::Data<AppState>,
     worker: OutboxWorker,
     engine: DigestEngine,
+    poller: FeedPoller,
     run_worker: bool,
     run_engine: bool,
+    run_poller: bool,
 }
 
 /// Opens the pool and applies migrations; used by `serve`, `migrate` and the other commands.
@@ -154,6 +157,12 @@ impl Application {
             worker,
             engine,
         } = Services::build(&settings).await?;
+        let poller = FeedPoller::new(
+            state.pool.clone(),
+            &settings.feeds,
+            settings.base_url.as_str(),
+        )
+        .context("preparing the feed poller")?;
         let state = web::Data::new(state);
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -177,8 +186,10 @@ impl Application {
             state,
             worker,
             engine,
+            poller,
             run_worker: settings.worker.enabled,
             run_engine: settings.delivery.enabled,
+            run_poller: settings.feeds.enabled,
         })
     }
 
@@ -202,14 +213,23 @@ impl Application {
         self.worker.clone()
     }
 
+    /// The feed poller (tests drain it).
+    pub fn poller(&self) -> FeedPoller {
+        self.poller.clone()
+    }
+
     /// Serves until SIGINT/SIGTERM (actix stops accepting and finishes open requests), then
     /// stops the outbox worker and the digest engine, which finish in-flight sends and release
-    /// the rest of their leases.
+    /// the rest of their leases, and the feed poller, whose unfinished polls are retried when
+    /// their lease runs out.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = self
             .run_worker
             .then(|| tokio::spawn(self.worker.clone().run(stop_rx.clone())));
+        let poller = self
+            .run_poller
+            .then(|| tokio::spawn(self.poller.clone().run(stop_rx.clone())));
         // The digest engine renders and encodes every message: it gets a runtime of its own
         // with a thread per core, while actix's per-thread runtimes serve requests.
         let engine = match self.run_engine {
@@ -228,6 +248,9 @@ impl Application {
         let _ = stop_tx.send(true);
         if let Some(worker) = worker {
             worker.await?;
+        }
+        if let Some(poller) = poller {
+            poller.await?;
         }
         if let Some((runtime, task)) = engine {
             task.await?;

@@ -2,6 +2,7 @@
 //! the database.
 
 mod digest;
+mod feed;
 mod import;
 
 use std::path::PathBuf;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Compose, preview, send and watch digests.
     #[command(subcommand)]
     Digest(digest::DigestCommand),
+    /// Pull articles from RSS and Atom feeds into lists.
+    #[command(subcommand)]
+    Feed(feed::FeedCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +151,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => import::export(&settings, args).await,
         Command::Article(cmd) => digest::article(&settings, cmd).await,
         Command::Digest(cmd) => digest::digest(&settings, cmd).await,
+        Command::Feed(cmd) => feed::feed(&settings, cmd).await,
     }
 }
 

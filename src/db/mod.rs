@@ -10,6 +10,7 @@ pub mod articles;
 pub mod bulk;
 pub mod deliveries;
 pub mod digests;
+pub mod feeds;
 pub mod lists;
 pub mod outbox;
 pub mod schedules;

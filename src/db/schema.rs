@@ -157,12 +157,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    feeds (id) {
+        id -> BigInt,
+        list_id -> BigInt,
+        url -> Text,
+        interval_secs -> BigInt,
+        next_poll_at -> Timestamp,
+        last_polled_at -> Nullable<Timestamp>,
+        last_ok_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        etag -> Nullable<Text>,
+        last_modified -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(articles -> lists (list_id));
 diesel::joinable!(digests -> lists (list_id));
 diesel::joinable!(digest_articles -> digests (digest_id));
 diesel::joinable!(digest_articles -> articles (article_id));
 diesel::joinable!(deliveries -> digests (digest_id));
 diesel::joinable!(deliveries -> subscribers (subscriber_id));
+diesel::joinable!(feeds -> lists (list_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     lists,
@@ -177,4 +195,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     digest_articles,
     deliveries,
     digest_schedules,
+    feeds,
 );

@@ -4,6 +4,7 @@
 mod article;
 mod cadence;
 mod email;
+mod feed;
 mod lang;
 mod mailbox;
 mod name;
@@ -14,6 +15,7 @@ mod token;
 pub use article::{ArticleDraft, ArticleFields};
 pub use cadence::{parse_time_zone, Cadence};
 pub use email::{mask as mask_email, SubscriberEmail};
+pub use feed::{FeedInterval, FeedUrl};
 pub use lang::Lang;
 pub use mailbox::Sender;
 pub use name::SubscriberName;
@@ -47,6 +49,8 @@ pub enum DomainError {
     InvalidArticle(&'static str),
     #[error("{0}")]
     InvalidCadence(&'static str),
+    #[error("{0}")]
+    InvalidFeed(&'static str),
 }
 
 impl DomainError {
@@ -61,7 +65,9 @@ impl DomainError {
             DomainError::InvalidSender => "error_bad_request",
             DomainError::InvalidToken => "error_invalid_link",
             DomainError::UnknownStatus => "error_bad_request",
-            DomainError::InvalidArticle(_) | DomainError::InvalidCadence(_) => "error_bad_request",
+            DomainError::InvalidArticle(_)
+            | DomainError::InvalidCadence(_)
+            | DomainError::InvalidFeed(_) => "error_bad_request",
         }
     }
 }

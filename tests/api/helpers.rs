@@ -1,6 +1,7 @@
 //! The test harness: `spawn_app`, a test database per test, and an SMTP sink.
 
 pub mod dkim;
+pub mod http;
 pub mod smtp;
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use diesel::{Connection, RunQueryDsl};
 use iscriviti::config::{Settings, SmtpUrl};
 use iscriviti::db::{self, DbConnection};
 use iscriviti::delivery::{DigestEngine, OutboxWorker};
+use iscriviti::feeds::FeedPoller;
 use iscriviti::startup::{AppState, Application};
 pub use smtp::{Received, SmtpMode, SmtpSink};
 
@@ -22,6 +24,7 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     pub worker: OutboxWorker,
     pub engine: DigestEngine,
+    pub poller: FeedPoller,
     pub smtp: SmtpSink,
     pub client: reqwest::Client,
     pub db_url: String,
@@ -59,13 +62,14 @@ pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Set
     customize(&mut settings);
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let (state, worker, engine) = (app.state(), app.worker(), app.engine());
+    let (state, worker, engine, poller) = (app.state(), app.worker(), app.engine(), app.poller());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         state,
         worker,
         engine,
+        poller,
         smtp,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

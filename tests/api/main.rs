@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod digests;
 mod dkim;
+mod feeds;
 mod helpers;
 mod import;
 mod migrations;
