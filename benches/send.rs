@@ -96,9 +96,9 @@ async fn main() {
         for i in 1..=10 {
             let url = format!("https://www.example.org/articolo-{i}");
             let title =
-                format!("Slack collabora con Amazon, capitolo {i}: “è la risposta a Microsoft”");
-            run(&db, &["article", "add", "--title", &title, "--url", &url, "--author", "Marco Ciotola",
-                "--summary", "Slack sta collaborando con Amazon, nel tentativo di diventare il più utilizzato strumento di comunicazione da remoto sul lavoro, spodestando così Microsoft. L’intesa è entrata nel vivo con la pandemia."]);
+                format!("Il porto di Trieste, capitolo {i}: “è già più grande”");
+            run(&db, &["article", "add", "--title", &title, "--url", &url, "--author", "Niccolò Ferrè",
+                "--summary", "Il porto cresce ancora: più navi, più merci e un’intesa «storica» con le ferrovie. Perché è così? Lo spiegano gli armatori, già al lavoro sulla città di domani."]);
         }
         let id = run(
             &db,

@@ -40,7 +40,7 @@ async fn every_confirmed_reader_gets_their_own_standard_compliant_copy() {
     app.pending_signup("in-attesa@example.org", "newsletter")
         .await;
     app.add_article(
-        "Slack collabora con Amazon: “è già così”",
+        "Il porto di Trieste cresce: “è già così”",
         "https://www.example.org/slack",
     )
     .await;
@@ -112,7 +112,7 @@ async fn every_confirmed_reader_gets_their_own_standard_compliant_copy() {
         );
         let text = parsed.body_text(0).unwrap();
         assert!(text.starts_with(&format!("Ciao Lettore {i},")), "{text}");
-        assert!(text.contains("Slack collabora con Amazon: “è già così”"));
+        assert!(text.contains("Il porto di Trieste cresce: “è già così”"));
         assert!(text.contains("Niccolò Ferrè"));
         assert!(text.contains(link));
         let html = parsed.body_html(0).unwrap();

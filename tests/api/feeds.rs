@@ -16,7 +16,7 @@ const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
 const TITLE_1: &str = "L’Italia «rallenta», ma il lavoro da remoto è già realtà";
 const SUMMARY_1: &str = "Perché le città più care d’Europa “spingono” verso la provincia: \
     un’analisi senza sconti & qualche sorpresa, però. Così cambierà l’ufficio.";
-const TITLE_2: &str = "Slack e Amazon: un’intesa “storica”";
+const TITLE_2: &str = "Porto e ferrovie: un’intesa “storica”";
 const SUMMARY_2: &str = "Le due società hanno annunciato l’accordo «solo ieri».";
 
 fn rss() -> String {
@@ -41,7 +41,7 @@ fn rss() -> String {
     <enclosure url="https://www.example.org/img/italia.jpg" type="image/jpeg" length="12345"/>
   </item>
   <item>
-    <title>Slack e Amazon: un&#8217;intesa “storica”</title>
+    <title>Porto e ferrovie: un&#8217;intesa “storica”</title>
     <link>https://www.example.org/economia/slack-amazon</link>
     <guid isPermaLink="false">4217</guid>
     <author>redazione@example.org (Redazione)</author>
