@@ -8,6 +8,7 @@
 //!   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench send
 //!   READERS=1000000 ROUNDS=1 cargo bench --bench send
 //!   CONNECTIONS=16 BATCH=1000 cargo bench --bench send   # engine settings
+//!   DKIM_KEY=tests/fixtures/dkim-ed25519.pem cargo bench --bench send   # with DKIM signing
 
 mod common;
 
@@ -95,8 +96,7 @@ async fn main() {
         seed(&db, readers);
         for i in 1..=10 {
             let url = format!("https://www.example.org/articolo-{i}");
-            let title =
-                format!("Il porto di Trieste, capitolo {i}: “è già più grande”");
+            let title = format!("Il porto di Trieste, capitolo {i}: “è già più grande”");
             run(&db, &["article", "add", "--title", &title, "--url", &url, "--author", "Niccolò Ferrè",
                 "--summary", "Il porto cresce ancora: più navi, più merci e un’intesa «storica» con le ferrovie. Perché è così? Lo spiegano gli armatori, già al lavoro sulla città di domani."]);
         }
@@ -115,16 +115,15 @@ async fn main() {
 
         let sink = Sink::start().await;
         let port = free_port();
-        let mut server = serve(
-            &db,
-            sink.port,
-            port,
-            &[
-                ("ISCRIVITI_DIGEST_CONNECTIONS", connections.to_string()),
-                ("ISCRIVITI_DIGEST_BATCH_SIZE", batch.to_string()),
-            ],
-        )
-        .await;
+        let mut env = vec![
+            ("ISCRIVITI_DIGEST_CONNECTIONS", connections.to_string()),
+            ("ISCRIVITI_DIGEST_BATCH_SIZE", batch.to_string()),
+        ];
+        if let Ok(key) = std::env::var("DKIM_KEY") {
+            env.push(("ISCRIVITI_DKIM_KEY_FILE", key));
+            env.push(("ISCRIVITI_DKIM_DOMAIN", "example.org".to_owned()));
+        }
+        let mut server = serve(&db, sink.port, port, &env).await;
         let pid = server.id();
         let cpu_before = cpu_seconds(pid);
         let sink_cpu_before = cpu_seconds(std::process::id());
