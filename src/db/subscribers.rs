@@ -50,6 +50,21 @@ pub fn by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<Subs
         .optional()
 }
 
+/// The subscriber with this address, locked until the transaction ends so that concurrent
+/// signups of one address take turns (the per-address mail limit counts what the other wrote).
+/// SQLite's write transactions are already serialised.
+pub fn by_email_locked(conn: &mut DbConnection, email: &str) -> QueryResult<Option<Subscriber>> {
+    match conn {
+        DbConnection::Pg(c) => subscribers::table
+            .filter(subscribers::email.eq(email))
+            .select(Subscriber::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+        DbConnection::Sqlite(_) => by_email(conn, email),
+    }
+}
+
 /// The subscriber with this id.
 pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Subscriber>> {
     subscribers::table
@@ -67,17 +82,25 @@ pub fn insert(
     language: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Subscriber> {
-    diesel::insert_into(subscribers::table)
-        .values((
-            subscribers::email.eq(email),
-            subscribers::name.eq(name),
-            subscribers::language.eq(language),
-            subscribers::blocked.eq(false),
-            subscribers::created_at.eq(now),
-            subscribers::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    by_email(conn, email)?.ok_or(diesel::result::Error::NotFound)
+    let values = (
+        subscribers::email.eq(email),
+        subscribers::name.eq(name),
+        subscribers::language.eq(language),
+        subscribers::blocked.eq(false),
+        subscribers::created_at.eq(now),
+        subscribers::updated_at.eq(now),
+    );
+    // MultiConnection has no RETURNING; both concrete connections do (one round trip fewer).
+    match conn {
+        DbConnection::Pg(c) => diesel::insert_into(subscribers::table)
+            .values(values)
+            .returning(Subscriber::as_returning())
+            .get_result(c),
+        DbConnection::Sqlite(c) => diesel::insert_into(subscribers::table)
+            .values(values)
+            .returning(Subscriber::as_returning())
+            .get_result(c),
+    }
 }
 
 /// Sets the language a subscriber reads their mail in.
@@ -135,19 +158,35 @@ pub fn set_subscription(
         ))
         .execute(conn)?;
     if updated == 0 {
-        diesel::insert_into(subscriptions::table)
-            .values((
-                subscriptions::subscriber_id.eq(subscriber_id),
-                subscriptions::list_id.eq(list_id),
-                subscriptions::status.eq(status.as_str()),
-                subscriptions::source.eq(source),
-                subscriptions::created_at.eq(now),
-                subscriptions::updated_at.eq(now),
-                subscriptions::confirmed_at.eq(confirmed_at),
-                subscriptions::unsubscribed_at.eq(unsubscribed_at),
-            ))
-            .execute(conn)?;
+        insert_subscription(conn, subscriber_id, list_id, status, source, now)?;
     }
+    Ok(())
+}
+
+/// Adds a subscription the caller knows is not there (a subscriber created in this
+/// transaction); a duplicate is a unique violation.
+pub fn insert_subscription(
+    conn: &mut DbConnection,
+    subscriber_id: i64,
+    list_id: i64,
+    status: SubscriptionStatus,
+    source: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let confirmed_at = (status == SubscriptionStatus::Confirmed).then_some(now);
+    let unsubscribed_at = (status == SubscriptionStatus::Unsubscribed).then_some(now);
+    diesel::insert_into(subscriptions::table)
+        .values((
+            subscriptions::subscriber_id.eq(subscriber_id),
+            subscriptions::list_id.eq(list_id),
+            subscriptions::status.eq(status.as_str()),
+            subscriptions::source.eq(source),
+            subscriptions::created_at.eq(now),
+            subscriptions::updated_at.eq(now),
+            subscriptions::confirmed_at.eq(confirmed_at),
+            subscriptions::unsubscribed_at.eq(unsubscribed_at),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Outgoing mail: building standards-compliant messages, and the transports that carry them.
 
+mod corked;
 mod dkim;
 mod file;
 mod message;

@@ -15,6 +15,7 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+use super::corked::CorkedStream;
 use super::SendError;
 use crate::config::{SmtpTls, SmtpUrl};
 
@@ -123,9 +124,12 @@ impl SmtpPool {
             stream
                 .set_nodelay(true)
                 .map_err(|e| temp("configuring", &e))?;
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
-                .await
-                .map_err(classify)?
+            AsyncSmtpConnection::connect_with_transport(
+                Box::new(CorkedStream::new(stream)),
+                &self.hello,
+            )
+            .await
+            .map_err(classify)?
         };
         if self.url.tls == SmtpTls::StartTls {
             conn.starttls(tls()?, &self.hello).await.map_err(classify)?;

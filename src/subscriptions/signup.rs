@@ -5,7 +5,7 @@ use crate::db::{self, lists, outbox, subscribers, tokens, DbConnection};
 use crate::domain::{
     mask_email, Lang, ListSlug, Sender, SubscriberEmail, SubscriberName, SubscriptionStatus, Token,
 };
-use crate::mail::{compose, MailParts};
+use crate::mail::{compose, ComposedMail, MailParts};
 use crate::startup::AppState;
 
 /// The outbox kind of confirmation mail (also the key of its resend limit).
@@ -97,64 +97,29 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
     };
 
     let masked = mask_email(req.email.as_str());
-    let outcome = db::write(&state.pool, move |conn| {
-        let now = Utc::now().naive_utc();
-        let subscriber = find_or_create(conn, &req, now)?;
-        if subscriber.blocked {
-            return Ok(SignupOutcome::Blocked);
-        }
-        let current = subscribers::subscriptions_of(conn, subscriber.id)?;
-        let mut pending = 0;
-        for list in &chosen {
-            let status = current
-                .iter()
-                .find(|s| s.list_id == list.id)
-                .map(subscribers::Subscription::status);
-            let next = match status {
-                Some(SubscriptionStatus::Confirmed) => continue,
-                _ if list.double_opt_in => SubscriptionStatus::Pending,
-                _ => SubscriptionStatus::Confirmed,
-            };
-            if status != Some(next) {
-                subscribers::set_subscription(conn, subscriber.id, list.id, next, req.source, now)?;
+    let pending = std::sync::Arc::new(Pending {
+        req,
+        chosen,
+        from,
+        mail,
+        token_hash: token.hash(),
+        ttl,
+        resend_per_hour,
+    });
+    let mut retried = false;
+    let outcome = loop {
+        let p = pending.clone();
+        match db::write(&state.pool, move |conn| record(conn, &p)).await {
+            // Two signups for the same new address raced and this one lost the insert: the
+            // second attempt finds the subscriber the other created.
+            Err(UseCaseError::Db(db::DbError::Query(e)))
+                if !retried && db::is_unique_violation(&e) =>
+            {
+                retried = true;
             }
-            pending += usize::from(next == SubscriptionStatus::Pending);
+            other => break other,
         }
-        if pending == 0 {
-            return Ok(SignupOutcome::NothingToConfirm);
-        }
-        let sent_lately =
-            outbox::count_recent(conn, subscriber.id, CONFIRM_KIND, now - Duration::hours(1))?;
-        if sent_lately >= resend_per_hour {
-            return Ok(SignupOutcome::RateLimited);
-        }
-        tokens::insert(
-            conn,
-            &token.hash(),
-            subscriber.id,
-            CONFIRM_PURPOSE,
-            now,
-            now + ttl,
-        )?;
-        outbox::insert(
-            conn,
-            &outbox::NewOutboxMail {
-                kind: CONFIRM_KIND,
-                priority: PRIORITY_TRANSACTIONAL,
-                subscriber_id: Some(subscriber.id),
-                sender: from.address(),
-                recipient: req.email.as_str(),
-                message_id: &mail.message_id,
-                body: Some(&mail.bytes),
-                status: "queued",
-                attempts: 0,
-                next_attempt_at: now,
-                created_at: now,
-            },
-        )?;
-        Ok::<_, UseCaseError>(SignupOutcome::ConfirmationQueued)
-    })
-    .await
+    }
     .inspect(|&outcome| {
         tracing::info!(to = %masked, ?outcome, "signup recorded");
         if outcome == SignupOutcome::ConfirmationQueued && log_links {
@@ -167,6 +132,97 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
         state.outbox_wake.notify_one();
     }
     Ok(outcome)
+}
+
+/// Everything a signup writes, prepared before the transaction.
+struct Pending {
+    req: SignupRequest,
+    chosen: Vec<lists::List>,
+    from: Sender,
+    mail: ComposedMail,
+    token_hash: String,
+    ttl: Duration,
+    resend_per_hour: i64,
+}
+
+/// The signup's one write transaction.
+fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCaseError> {
+    let Pending {
+        req,
+        chosen,
+        from,
+        mail,
+        token_hash,
+        ttl,
+        resend_per_hour,
+    } = p;
+    let (ttl, resend_per_hour) = (*ttl, *resend_per_hour);
+    let now = Utc::now().naive_utc();
+    let (subscriber, created) = find_or_create(conn, req, now)?;
+    if subscriber.blocked {
+        return Ok(SignupOutcome::Blocked);
+    }
+    // A subscriber created just now has no subscriptions and no mail yet: skip reading
+    // them (fewer round trips for the common case).
+    let current = if created {
+        Vec::new()
+    } else {
+        subscribers::subscriptions_of(conn, subscriber.id)?
+    };
+    let mut pending = 0;
+    for list in chosen {
+        let status = current
+            .iter()
+            .find(|s| s.list_id == list.id)
+            .map(subscribers::Subscription::status);
+        let next = match status {
+            Some(SubscriptionStatus::Confirmed) => continue,
+            _ if list.double_opt_in => SubscriptionStatus::Pending,
+            _ => SubscriptionStatus::Confirmed,
+        };
+        if created {
+            subscribers::insert_subscription(conn, subscriber.id, list.id, next, req.source, now)?;
+        } else if status != Some(next) {
+            subscribers::set_subscription(conn, subscriber.id, list.id, next, req.source, now)?;
+        }
+        pending += usize::from(next == SubscriptionStatus::Pending);
+    }
+    if pending == 0 {
+        return Ok(SignupOutcome::NothingToConfirm);
+    }
+    let sent_lately = if created {
+        0
+    } else {
+        outbox::count_recent(conn, subscriber.id, CONFIRM_KIND, now - Duration::hours(1))?
+    };
+    if sent_lately >= resend_per_hour {
+        return Ok(SignupOutcome::RateLimited);
+    }
+    tokens::insert(
+        conn,
+        token_hash,
+        subscriber.id,
+        CONFIRM_PURPOSE,
+        now,
+        now + ttl,
+    )?;
+    outbox::insert(
+        conn,
+        &outbox::NewOutboxMail {
+            kind: CONFIRM_KIND,
+            priority: PRIORITY_TRANSACTIONAL,
+            subscriber_id: Some(subscriber.id),
+            sender: from.address(),
+            recipient: req.email.as_str(),
+            message_id: &mail.message_id,
+            body: Some(&mail.bytes),
+            status: "queued",
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        },
+    )?;
+    Ok(SignupOutcome::ConfirmationQueued)
 }
 
 /// The public, active lists with these slugs; any slug that is not one is an error.
@@ -191,21 +247,17 @@ fn load_public_lists(
     Ok(chosen)
 }
 
+/// The subscriber with this address, and whether it was created now.
 fn find_or_create(
     conn: &mut DbConnection,
     req: &SignupRequest,
     now: chrono::NaiveDateTime,
-) -> Result<subscribers::Subscriber, UseCaseError> {
-    if let Some(existing) = subscribers::by_email(conn, req.email.as_str())? {
+) -> Result<(subscribers::Subscriber, bool), UseCaseError> {
+    if let Some(existing) = subscribers::by_email_locked(conn, req.email.as_str())? {
         // An unauthenticated form never edits a known subscriber's name or language.
-        return Ok(existing);
+        return Ok((existing, false));
     }
     let name = req.name.as_ref().map(SubscriberName::as_str);
-    Ok(subscribers::insert(
-        conn,
-        req.email.as_str(),
-        name,
-        req.lang.code(),
-        now,
-    )?)
+    let created = subscribers::insert(conn, req.email.as_str(), name, req.lang.code(), now)?;
+    Ok((created, true))
 }

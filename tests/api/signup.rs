@@ -183,3 +183,24 @@ async fn signups_over_the_per_ip_limit_get_429_and_write_nothing() {
     assert!(res.text().await.unwrap().contains("Troppe richieste"));
     assert_eq!(app.count("subscribers").await, 2);
 }
+
+#[tokio::test]
+async fn simultaneous_signups_of_one_new_address_all_succeed_and_create_one_subscriber() {
+    let app = spawn_app().await;
+    // A double click, or a form submitted twice at once: the racing inserts must not end in a
+    // 500 for whoever loses.
+    let answers = futures_util::future::join_all(
+        (0..6).map(|_| app.subscribe("doppio@example.org", &["newsletter"])),
+    )
+    .await;
+    for answer in answers {
+        assert_eq!(answer.status(), 200);
+    }
+    assert_eq!(app.count("subscribers").await, 1);
+    assert_eq!(app.count("subscriptions").await, 1);
+    let queued = app.count("outbox").await;
+    assert!(
+        (1..=3).contains(&queued),
+        "{queued} confirmation mails, at most 3 an hour"
+    );
+}
