@@ -319,3 +319,49 @@ async fn the_preview_renders_text_and_html_in_the_lists_language() {
     );
     assert!(text.starts_with("Ciao Lettore,"));
 }
+
+#[tokio::test]
+async fn a_confirmation_mail_does_not_wait_behind_a_running_digest() {
+    let app = spawn_app_with(|s| {
+        s.delivery.connections = 2;
+        s.delivery.batch_size = 20;
+        s.delivery.poll_interval_ms = 20;
+    })
+    .await;
+    app.seed_confirmed("newsletter", 120).await;
+    app.add_article("Il porto cresce", "https://www.example.org/porto")
+        .await;
+    // A slow relay: the digest needs 120 × 40 ms / 2 connections ≈ 2.4 s.
+    app.smtp.set_delay(std::time::Duration::from_millis(40));
+    app.start_digest("newsletter", "Notizie").await;
+    app.smtp
+        .wait_for(5, std::time::Duration::from_secs(10))
+        .await;
+
+    assert_eq!(
+        app.subscribe("nuova@example.org", &["newsletter"])
+            .await
+            .status(),
+        200
+    );
+    let started = std::time::Instant::now();
+    let confirmation = loop {
+        let got = app.smtp.received();
+        if let Some(i) = got.iter().position(|m| m.rcpt_to[0] == "nuova@example.org") {
+            break i;
+        }
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the confirmation never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    // It went out on the transactional connections while the digest was still going.
+    assert!(
+        confirmation < 100,
+        "the confirmation arrived after {confirmation} digest copies"
+    );
+    app.smtp
+        .wait_for(121, std::time::Duration::from_secs(20))
+        .await;
+}
