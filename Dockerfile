@@ -7,6 +7,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
+# Declared in Cargo.toml, so cargo wants them present even when it does not build them.
+COPY benches ./benches
 RUN cargo build --release --locked && strip target/release/iscriviti
 
 FROM debian:bookworm-slim
