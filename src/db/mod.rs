@@ -82,6 +82,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
+    #[error("could not open the SQLite database: {0}")]
+    Open(String),
     #[error("the blocking database task was cancelled")]
     Cancelled,
 }
@@ -122,11 +124,10 @@ impl ManageConnection for Manager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.target)
                     .map_err(r2d2::Error::ConnectionError)?;
-                // The busy timeout makes a writer wait for the lock instead of failing; it goes
-                // first because switching a new file to WAL takes a lock the pool's other new
-                // connections contend for. WAL lets readers run beside the one writer. SQLite
-                // leaves foreign keys off unless asked, per connection. Memory-mapped reads and
-                // a 16 MB page cache save a copy per page read.
+                // The busy timeout makes a writer wait for the lock instead of failing. WAL lets
+                // readers run beside the one writer. SQLite leaves foreign keys off unless asked,
+                // per connection. No memory map and a 4 MB page cache per connection keep the
+                // service's memory flat however large the database grows.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
@@ -160,6 +161,17 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, DbError> {
                 })?;
             }
         }
+    }
+    if backend == Backend::Sqlite {
+        // Switching a new file to WAL needs a lock that SQLite does not wait for, and the pool
+        // opens its connections at once: do it on one connection first (the mode is stored in
+        // the file), so the others find it done.
+        Manager {
+            backend,
+            target: target.clone(),
+        }
+        .connect()
+        .map_err(|e| DbError::Open(e.to_string()))?;
     }
     let conns = r2d2::Pool::builder()
         .max_size(max_size)
