@@ -38,6 +38,8 @@ pub struct AppState {
     pub log_links: bool,
     /// DKIM and List-Unsubscribe options for every message.
     pub mail: MailOptions,
+    /// A short-lived copy of the public lists, read by every signup.
+    pub public_lists: Arc<subscriptions::PublicLists>,
 }
 
 /// A bound, not yet running service.
@@ -138,6 +140,7 @@ impl Services {
             ip_limiter: IpRateLimiter::new(settings.signup.per_ip_per_minute),
             log_links: transport.is_local_files(),
             mail,
+            public_lists: Arc::default(),
             outbox_wake,
             settings: Arc::new(settings.clone()),
         };

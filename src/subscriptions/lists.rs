@@ -72,7 +72,43 @@ pub fn seed_default_list(conn: &mut DbConnection, from: &Sender) -> Result<bool,
 
 /// The lists offered on the public form.
 pub async fn public_lists(state: &AppState) -> Result<Vec<lists::List>, UseCaseError> {
-    db::run(&state.pool, |conn| Ok(lists::public_active(conn)?)).await
+    Ok(state.public_lists.get(&state.pool, false).await?.to_vec())
+}
+
+/// The public, active lists, read at most once per [`PublicLists::MAX_AGE`] by each instance:
+/// every signup needs them, and they change rarely. A slug missing from the copy makes the
+/// caller read again, so a new list is usable at once; an archived one may still be accepted
+/// for that long.
+#[derive(Default)]
+pub struct PublicLists {
+    cached: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[lists::List]>)>>,
+}
+
+impl PublicLists {
+    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// The lists, from the copy unless it is older than `MAX_AGE` or `fresh` is asked for.
+    pub async fn get(
+        &self,
+        pool: &db::Pool,
+        fresh: bool,
+    ) -> Result<std::sync::Arc<[lists::List]>, db::DbError> {
+        if !fresh {
+            if let Some((at, lists)) = &*self.cached.lock().expect("lists cache lock") {
+                if at.elapsed() < Self::MAX_AGE {
+                    return Ok(lists.clone());
+                }
+            }
+        }
+        let lists: std::sync::Arc<[lists::List]> = db::run(pool, |conn| {
+            Ok::<_, db::DbError>(lists::public_active(conn)?)
+        })
+        .await?
+        .into();
+        *self.cached.lock().expect("lists cache lock") =
+            Some((std::time::Instant::now(), lists.clone()));
+        Ok(lists)
+    }
 }
 
 /// The name of a list, if it exists.

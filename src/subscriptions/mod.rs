@@ -14,7 +14,7 @@ pub use export::{export, DEFAULT_PAGE_ROWS, EXPORT_HEADER};
 pub use import::{
     import, ImportEvent, ImportReport, ImportRequest, TransferError, DEFAULT_CHUNK_ROWS,
 };
-pub use lists::{create_list, list_name, public_lists, seed_default_list, ListInput};
+pub use lists::{create_list, list_name, public_lists, seed_default_list, ListInput, PublicLists};
 pub use manage::{
     erase, preferences, unsubscribe, update_preferences, PreferenceList, Preferences,
 };

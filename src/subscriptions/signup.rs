@@ -53,7 +53,12 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
     let mail_options = state.mail.clone();
     let log_links = state.log_links;
     let slugs = req.lists.clone();
-    let chosen = db::run(&state.pool, move |conn| load_public_lists(conn, &slugs)).await?;
+    let chosen = match pick_lists(&state.public_lists.get(&state.pool, false).await?, &slugs) {
+        Err(UseCaseError::UnknownList) => {
+            pick_lists(&state.public_lists.get(&state.pool, true).await?, &slugs)?
+        }
+        other => other?,
+    };
     // The mail is composed before the transaction so the write lock is held only for writes.
     let (from, mail) = {
         let names = chosen
@@ -226,11 +231,10 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
 }
 
 /// The public, active lists with these slugs; any slug that is not one is an error.
-fn load_public_lists(
-    conn: &mut DbConnection,
+fn pick_lists(
+    public: &[lists::List],
     slugs: &[ListSlug],
 ) -> Result<Vec<lists::List>, UseCaseError> {
-    let public = lists::public_active(conn)?;
     let mut chosen = Vec::with_capacity(slugs.len());
     for slug in slugs {
         let list = public

@@ -204,3 +204,36 @@ async fn simultaneous_signups_of_one_new_address_all_succeed_and_create_one_subs
         "{queued} confirmation mails, at most 3 an hour"
     );
 }
+
+#[tokio::test]
+async fn a_list_created_while_serving_takes_signups_at_once() {
+    let app = spawn_app().await;
+    // The first signup leaves a copy of the public lists in the instance.
+    assert_eq!(
+        app.subscribe("prima@example.org", &["newsletter"])
+            .await
+            .status(),
+        200
+    );
+    app.create_list("economia", "Economia", true, true).await;
+    assert_eq!(
+        app.subscribe("seconda@example.org", &["economia"])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.status_of("seconda@example.org", "economia")
+            .await
+            .as_deref(),
+        Some("pending")
+    );
+    // A private list stays refused, however fresh the copy.
+    app.create_list("interna", "Interna", false, true).await;
+    assert_eq!(
+        app.subscribe("terza@example.org", &["interna"])
+            .await
+            .status(),
+        400
+    );
+}
