@@ -146,8 +146,7 @@ pub fn set_subscription(
     source: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let confirmed_at = (status == SubscriptionStatus::Confirmed).then_some(now);
-    let unsubscribed_at = (status == SubscriptionStatus::Unsubscribed).then_some(now);
+    let (confirmed_at, unsubscribed_at) = status_times(status, now);
     let updated = diesel::update(subscriptions::table.find((subscriber_id, list_id)))
         .set((
             subscriptions::status.eq(status.as_str()),
@@ -163,6 +162,17 @@ pub fn set_subscription(
     Ok(())
 }
 
+/// `confirmed_at` and `unsubscribed_at` for a subscription entering `status` at `now`.
+fn status_times(
+    status: SubscriptionStatus,
+    now: NaiveDateTime,
+) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    (
+        (status == SubscriptionStatus::Confirmed).then_some(now),
+        (status == SubscriptionStatus::Unsubscribed).then_some(now),
+    )
+}
+
 /// Adds a subscription the caller knows is not there (a subscriber created in this
 /// transaction); a duplicate is a unique violation.
 pub fn insert_subscription(
@@ -173,8 +183,7 @@ pub fn insert_subscription(
     source: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let confirmed_at = (status == SubscriptionStatus::Confirmed).then_some(now);
-    let unsubscribed_at = (status == SubscriptionStatus::Unsubscribed).then_some(now);
+    let (confirmed_at, unsubscribed_at) = status_times(status, now);
     diesel::insert_into(subscriptions::table)
         .values((
             subscriptions::subscriber_id.eq(subscriber_id),
