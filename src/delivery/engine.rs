@@ -173,6 +173,9 @@ impl DigestEngine {
                 Ok::<_, DbError>(digests::finish_done(conn, Utc::now().naive_utc())?)
             })
             .await?;
+            // Nothing to send: forget the prepared digests, so a long-running instance does not
+            // keep one per digest it ever sent (the next batch of any digest loads it again).
+            self.inner.prepared.lock().expect("cache lock").clear();
         }
         Ok(done)
     }
