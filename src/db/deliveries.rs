@@ -128,54 +128,7 @@ pub fn mark_sent(conn: &mut DbConnection, ids: &[i64], now: NaiveDateTime) -> Qu
         .execute(conn)
 }
 
-/// Queues a delivery again after a temporary failure.
-pub fn mark_retry(
-    conn: &mut DbConnection,
-    id: i64,
-    at: NaiveDateTime,
-    error: &str,
-) -> QueryResult<()> {
-    diesel::update(deliveries::table.find(id))
-        .set((
-            deliveries::status.eq("queued"),
-            deliveries::next_attempt_at.eq(at),
-            deliveries::lease_until.eq(None::<NaiveDateTime>),
-            deliveries::lease_owner.eq(None::<String>),
-            deliveries::last_error.eq(Some(error)),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Records a permanent failure with its reason.
-pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> QueryResult<()> {
-    diesel::update(deliveries::table.find(id))
-        .set((
-            deliveries::status.eq("failed"),
-            deliveries::lease_until.eq(None::<NaiveDateTime>),
-            deliveries::lease_owner.eq(None::<String>),
-            deliveries::last_error.eq(Some(error)),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Gives back leases this owner took but did not use (shutdown, pause), uncounting the attempt.
-pub fn release(conn: &mut DbConnection, owner: &str, ids: &[i64]) -> QueryResult<usize> {
-    diesel::update(
-        deliveries::table
-            .filter(deliveries::id.eq_any(ids))
-            .filter(deliveries::status.eq("sending"))
-            .filter(deliveries::lease_owner.eq(owner)),
-    )
-    .set((
-        deliveries::status.eq("queued"),
-        deliveries::attempts.eq(deliveries::attempts - 1),
-        deliveries::lease_until.eq(None::<NaiveDateTime>),
-        deliveries::lease_owner.eq(None::<String>),
-    ))
-    .execute(conn)
-}
+lease_bookkeeping!(deliveries);
 
 /// One delivery as stored, for inspection.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -6,6 +6,9 @@
 //! transactions; embedded migrations per backend. Query functions take `&mut DbConnection` so
 //! callers compose them inside one transaction.
 
+#[macro_use]
+mod lease;
+
 pub mod articles;
 pub mod bulk;
 pub mod deliveries;

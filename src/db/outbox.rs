@@ -125,54 +125,7 @@ pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryR
     Ok(())
 }
 
-/// Puts a message back in the queue after a temporary failure.
-pub fn mark_retry(
-    conn: &mut DbConnection,
-    id: i64,
-    next_attempt_at: NaiveDateTime,
-    error: &str,
-) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq("queued"),
-            outbox::next_attempt_at.eq(next_attempt_at),
-            outbox::lease_until.eq(None::<NaiveDateTime>),
-            outbox::lease_owner.eq(None::<String>),
-            outbox::last_error.eq(Some(error)),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Records a permanent failure; the row and its reason stay.
-pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq("failed"),
-            outbox::lease_until.eq(None::<NaiveDateTime>),
-            outbox::lease_owner.eq(None::<String>),
-            outbox::last_error.eq(Some(error)),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Returns this owner's unsent leases to the queue (on shutdown), without counting the attempt.
-pub fn release(conn: &mut DbConnection, owner: &str, ids: &[i64]) -> QueryResult<usize> {
-    diesel::update(
-        outbox::table
-            .filter(outbox::id.eq_any(ids))
-            .filter(outbox::status.eq("sending"))
-            .filter(outbox::lease_owner.eq(owner)),
-    )
-    .set((
-        outbox::status.eq("queued"),
-        outbox::attempts.eq(outbox::attempts - 1),
-        outbox::lease_until.eq(None::<NaiveDateTime>),
-        outbox::lease_owner.eq(None::<String>),
-    ))
-    .execute(conn)
-}
+lease_bookkeeping!(outbox);
 
 /// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address
 /// and bodies are blanked. The rows stay as a record that something was (or was not) sent.

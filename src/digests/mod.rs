@@ -11,10 +11,10 @@ pub use schedule::{run_due_schedules, schedules, set_schedule, unset_schedule};
 
 use chrono::{NaiveDateTime, Utc};
 
-use crate::db::{self, articles, digests, lists, outbox, Pool};
+use crate::db::{self, articles, digests, lists, Pool};
 use crate::domain::{ListSlug, SubscriberEmail};
 use crate::startup::AppState;
-use crate::subscriptions::{UseCaseError, PRIORITY_TRANSACTIONAL};
+use crate::subscriptions::{queue_transactional, UseCaseError};
 
 /// The most articles one digest carries.
 const MAX_ARTICLES: i64 = 50;
@@ -99,22 +99,13 @@ pub async fn send_test(state: &AppState, id: i64, to: SubscriberEmail) -> Result
             message_id: None,
         };
         let mail = prepared.compose(&templates, &links, &view)?;
-        let now = Utc::now().naive_utc();
-        outbox::insert(
+        queue_transactional(
             conn,
-            &outbox::NewOutboxMail {
-                kind: "digest-test",
-                priority: PRIORITY_TRANSACTIONAL,
-                subscriber_id: None,
-                sender: prepared.sender.address(),
-                recipient: to.as_str(),
-                message_id: &mail.message_id,
-                body: Some(&mail.bytes),
-                status: "queued",
-                attempts: 0,
-                next_attempt_at: now,
-                created_at: now,
-            },
+            "digest-test",
+            None,
+            &prepared.sender,
+            to.as_str(),
+            &mail,
         )?;
         Ok::<_, UseCaseError>(())
     })

@@ -18,7 +18,8 @@ pub use lists::{create_list, list_name, public_lists, seed_default_list, ListInp
 pub use manage::{
     erase, preferences, unsubscribe, update_preferences, PreferenceList, Preferences,
 };
-pub use signup::{signup, SignupOutcome, SignupRequest, PRIORITY_TRANSACTIONAL};
+pub(crate) use signup::queue_transactional;
+pub use signup::{signup, SignupOutcome, SignupRequest};
 
 use crate::db::DbError;
 use crate::domain::DomainError;

@@ -211,14 +211,35 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
         now,
         now + ttl,
     )?;
+    queue_transactional(
+        conn,
+        CONFIRM_KIND,
+        Some(subscriber.id),
+        from,
+        req.email.as_str(),
+        mail,
+    )?;
+    Ok(SignupOutcome::ConfirmationQueued)
+}
+
+/// Puts a composed message in the outbox, due now, ahead of any digest.
+pub(crate) fn queue_transactional(
+    conn: &mut DbConnection,
+    kind: &str,
+    subscriber_id: Option<i64>,
+    from: &Sender,
+    to: &str,
+    mail: &ComposedMail,
+) -> diesel::QueryResult<()> {
+    let now = Utc::now().naive_utc();
     outbox::insert(
         conn,
         &outbox::NewOutboxMail {
-            kind: CONFIRM_KIND,
+            kind,
             priority: PRIORITY_TRANSACTIONAL,
-            subscriber_id: Some(subscriber.id),
+            subscriber_id,
             sender: from.address(),
-            recipient: req.email.as_str(),
+            recipient: to,
             message_id: &mail.message_id,
             body: Some(&mail.bytes),
             status: "queued",
@@ -227,7 +248,7 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
             created_at: now,
         },
     )?;
-    Ok(SignupOutcome::ConfirmationQueued)
+    Ok(())
 }
 
 /// The public, active lists with these slugs; any slug that is not one is an error.

@@ -1,0 +1,59 @@
+//! The bookkeeping of the lease protocol, shared by the two queues that use it: the outbox and
+//! the digest deliveries. Both tables have `id`, `status` (`queued` → `sending` → ...),
+//! `attempts`, `next_attempt_at`, `lease_until`, `lease_owner` and `last_error`; claiming and
+//! recording a success differ per table and stay with it.
+
+/// Defines `mark_retry`, `mark_failed` and `release` for `$table` in the calling module.
+macro_rules! lease_bookkeeping {
+    ($table:ident) => {
+        /// Queues a row again after a temporary failure, to be tried at `at`.
+        pub fn mark_retry(
+            conn: &mut DbConnection,
+            id: i64,
+            at: NaiveDateTime,
+            error: &str,
+        ) -> QueryResult<()> {
+            diesel::update($table::table.find(id))
+                .set((
+                    $table::status.eq("queued"),
+                    $table::next_attempt_at.eq(at),
+                    $table::lease_until.eq(None::<NaiveDateTime>),
+                    $table::lease_owner.eq(None::<String>),
+                    $table::last_error.eq(Some(error)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        }
+
+        /// Records a permanent failure; the row and its reason stay.
+        pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> QueryResult<()> {
+            diesel::update($table::table.find(id))
+                .set((
+                    $table::status.eq("failed"),
+                    $table::lease_until.eq(None::<NaiveDateTime>),
+                    $table::lease_owner.eq(None::<String>),
+                    $table::last_error.eq(Some(error)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        }
+
+        /// Gives back leases this owner took but did not use (shutdown, pause), uncounting the
+        /// attempt.
+        pub fn release(conn: &mut DbConnection, owner: &str, ids: &[i64]) -> QueryResult<usize> {
+            diesel::update(
+                $table::table
+                    .filter($table::id.eq_any(ids))
+                    .filter($table::status.eq("sending"))
+                    .filter($table::lease_owner.eq(owner)),
+            )
+            .set((
+                $table::status.eq("queued"),
+                $table::attempts.eq($table::attempts - 1),
+                $table::lease_until.eq(None::<NaiveDateTime>),
+                $table::lease_owner.eq(None::<String>),
+            ))
+            .execute(conn)
+        }
+    };
+}
