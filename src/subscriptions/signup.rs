@@ -49,14 +49,14 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
     let resend_per_hour = state.settings.signup.resend_per_hour;
     let token = Token::generate();
     let confirm_url = state.links.confirm(&token, req.lang);
-    let templates = state.templates.clone();
-    let mail_options = state.mail.clone();
-    let log_links = state.log_links;
-    let slugs = req.lists.clone();
-    let chosen = match pick_lists(&state.public_lists.get(&state.pool, false).await?, &slugs) {
-        Err(UseCaseError::UnknownList) => {
-            pick_lists(&state.public_lists.get(&state.pool, true).await?, &slugs)?
-        }
+    let chosen = match pick_lists(
+        &state.public_lists.get(&state.pool, false).await?,
+        &req.lists,
+    ) {
+        Err(UseCaseError::UnknownList) => pick_lists(
+            &state.public_lists.get(&state.pool, true).await?,
+            &req.lists,
+        )?,
         other => other?,
     };
     // The mail is composed before the transaction so the write lock is held only for writes.
@@ -73,7 +73,8 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
             .reply_to
             .as_deref()
             .and_then(|r| Sender::parse(r).ok());
-        let rendered = templates
+        let rendered = state
+            .templates
             .mail(
                 "confirm",
                 req.lang,
@@ -95,7 +96,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
             headers: vec![],
             message_id: None,
             eight_bit: false,
-            dkim: mail_options.dkim.as_deref(),
+            dkim: state.mail.dkim.as_deref(),
         })
         .map_err(|e| UseCaseError::Mail(e.to_string()))?;
         (from, mail)
@@ -127,7 +128,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
     }
     .inspect(|&outcome| {
         tracing::info!(to = %masked, ?outcome, "signup recorded");
-        if outcome == SignupOutcome::ConfirmationQueued && log_links {
+        if outcome == SignupOutcome::ConfirmationQueued && state.log_links {
             // Only with the local-files transport, where nobody gets real mail: the link
             // lets a newcomer try the whole journey from the terminal.
             tracing::info!(%confirm_url, "confirmation link (development mail transport)");

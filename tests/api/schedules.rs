@@ -104,7 +104,7 @@ async fn a_weekly_cadence_sends_when_due_only_with_new_articles_and_moves_on() {
 }
 
 #[tokio::test]
-async fn only_one_of_two_instances_wins_a_run() {
+async fn only_one_of_two_racing_passes_builds_the_digest() {
     let app = spawn_app_with(|s| {
         s.worker.enabled = false;
         s.delivery.enabled = false;
