@@ -72,14 +72,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The release binary with `args` and benchmark settings in its environment.
+/// The release binary (or the one named by `ISCRIVITI_BIN`, to compare two builds in one run)
+/// with `args` and benchmark settings in its environment.
 pub fn iscriviti(
     db: &BenchDb,
     smtp_port: u16,
     extra_env: &[(&str, String)],
     args: &[&str],
 ) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iscriviti"));
+    let bin = std::env::var("ISCRIVITI_BIN").unwrap_or(env!("CARGO_BIN_EXE_iscriviti").into());
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env("DATABASE_URL", &db.url)
         .env(

@@ -1,9 +1,11 @@
 //! A fast SMTP sink for benchmarks: accepts everything, counts messages, keeps nothing.
+//! Like Postfix, it advertises PIPELINING and sends its replies when it has no more commands
+//! waiting to be read, so a pipelined MAIL, RCPT and DATA get their three replies in one write.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Counts the messages accepted on `port`.
@@ -33,11 +35,15 @@ impl Sink {
 }
 
 async fn session(stream: TcpStream, count: Arc<AtomicU64>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
+    let (read, write) = stream.into_split();
     let mut reader = BufReader::new(read);
+    let mut write = BufWriter::new(write);
     write.write_all(b"220 sink ESMTP\r\n").await?;
     let mut line = Vec::new();
     loop {
+        if reader.buffer().is_empty() {
+            write.flush().await?;
+        }
         line.clear();
         if reader.read_until(b'\n', &mut line).await? == 0 {
             return Ok(());
@@ -54,6 +60,7 @@ async fn session(stream: TcpStream, count: Arc<AtomicU64>) -> std::io::Result<()
             }
             b"DATA" => {
                 write.write_all(b"354 go ahead\r\n").await?;
+                write.flush().await?;
                 loop {
                     line.clear();
                     if reader.read_until(b'\n', &mut line).await? == 0 {
@@ -68,7 +75,7 @@ async fn session(stream: TcpStream, count: Arc<AtomicU64>) -> std::io::Result<()
             }
             b"QUIT" => {
                 write.write_all(b"221 bye\r\n").await?;
-                return Ok(());
+                return write.flush().await;
             }
             _ => write.write_all(b"250 OK\r\n").await?,
         }
