@@ -1,10 +1,10 @@
 //! Outgoing mail: building standards-compliant messages, and the transports that carry them.
 
-mod corked;
 mod dkim;
 mod file;
 mod message;
 mod smtp;
+mod transaction;
 
 pub use dkim::{DkimError, DkimSigner};
 pub use message::{compose, ComposedMail, MailParts};

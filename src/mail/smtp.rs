@@ -4,18 +4,19 @@
 //! waits ~40 ms for a delayed ACK; opening the `TcpStream` here with `set_nodelay(true)` and
 //! handing it to `AsyncSmtpConnection::connect_with_transport` removes that wait. lettre's own
 //! timeout covers only connecting, so every exchange is wrapped in `tokio::time::timeout`.
+//! The transaction itself (pipelined when the relay allows) is in `transaction`.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::Address;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use super::corked::CorkedStream;
+use super::transaction::{classify, Connection};
 use super::SendError;
 use crate::config::{SmtpTls, SmtpUrl};
 
@@ -25,7 +26,7 @@ pub struct SmtpPool {
     size: usize,
     timeout: Duration,
     permits: Semaphore,
-    idle: Mutex<Vec<AsyncSmtpConnection>>,
+    idle: Mutex<Vec<Connection>>,
     hello: ClientId,
 }
 
@@ -47,17 +48,11 @@ impl SmtpPool {
 
     /// Sends one message, opening a connection if no idle one is left.
     pub async fn send(&self, sender: &str, recipient: &str, body: &[u8]) -> Result<(), SendError> {
-        let envelope = Envelope::new(
-            Some(
-                sender
-                    .parse()
-                    .map_err(|_| SendError::Permanent("invalid sender address".into()))?,
-            ),
-            vec![recipient
-                .parse()
-                .map_err(|_| SendError::Permanent("invalid recipient address".into()))?],
-        )
-        .map_err(|e| SendError::Permanent(e.to_string()))?;
+        let address = |a: &str, what: &str| {
+            a.parse::<Address>()
+                .map_err(|_| SendError::Permanent(format!("invalid {what} address")))
+        };
+        let (sender, recipient) = (address(sender, "sender")?, address(recipient, "recipient")?);
         let _permit = self
             .permits
             .acquire()
@@ -68,17 +63,15 @@ impl SmtpPool {
             Some(conn) => conn,
             None => self.with_timeout(self.connect()).await?,
         };
-        match self
-            .with_timeout(async { conn.send(&envelope, body).await.map(drop).map_err(classify) })
-            .await
-        {
+        match self.with_timeout(conn.send(sender, recipient, body)).await {
             Ok(()) => {
                 self.idle.lock().expect("pool lock").push(conn);
                 Ok(())
             }
             Err(e) => {
-                // The connection's state is unknown after a failure: never reuse it.
-                conn.abort().await;
+                // After a refusal the relay may be unwell, and after a timeout or an I/O error the
+                // connection's state is unknown: never reuse it. QUIT, but never wait for long.
+                let _ = tokio::time::timeout(Duration::from_secs(2), conn.smtp.abort()).await;
                 Err(e)
             }
         }
@@ -98,7 +91,7 @@ impl SmtpPool {
             })
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+    async fn connect(&self) -> Result<Connection, SendError> {
         let temp = |what: &str, e: &dyn std::fmt::Display| {
             SendError::Temporary(format!("{what} {}:{}: {e}", self.url.host, self.url.port))
         };
@@ -124,19 +117,18 @@ impl SmtpPool {
             stream
                 .set_nodelay(true)
                 .map_err(|e| temp("configuring", &e))?;
-            AsyncSmtpConnection::connect_with_transport(
-                Box::new(CorkedStream::new(stream)),
-                &self.hello,
-            )
-            .await
-            .map_err(classify)?
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                .await
+                .map_err(classify)?
         };
         if self.url.tls == SmtpTls::StartTls {
             conn.starttls(tls()?, &self.hello).await.map_err(classify)?;
         }
+        let mut conn = Connection::new(conn, &self.hello).await.map_err(classify)?;
         if let (Some(user), Some(password)) = (&self.url.username, &self.url.password) {
             let credentials = Credentials::new(user.clone(), password.expose().clone());
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+            conn.smtp
+                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
                 .await
                 .map_err(classify)?;
         }
@@ -147,16 +139,7 @@ impl SmtpPool {
     pub async fn close_idle(&self) {
         let idle: Vec<_> = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
         for mut conn in idle {
-            let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn.smtp.quit()).await;
         }
-    }
-}
-
-/// 5xx answers are permanent; everything else (4xx, I/O, TLS, timeouts) is worth a retry.
-fn classify(e: lettre::transport::smtp::Error) -> SendError {
-    if e.is_permanent() {
-        SendError::Permanent(e.to_string())
-    } else {
-        SendError::Temporary(e.to_string())
     }
 }

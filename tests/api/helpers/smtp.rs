@@ -1,12 +1,14 @@
 //! A real SMTP server for tests: speaks enough ESMTP for lettre, records every message, and
-//! can be told to answer 4xx or 5xx, or be stopped and restarted on the same port.
+//! can be told to answer 4xx or 5xx, or be stopped and restarted on the same port. Like
+//! Postfix it offers PIPELINING, answers when no more commands are waiting, and refuses DATA
+//! when no recipient was accepted.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mail_parser::{Message, MessageParser};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -170,19 +172,23 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
         mode,
         delay,
     } = shared;
-    let (read, mut write) = stream.into_split();
+    let (read, write) = stream.into_split();
     let mut lines = BufReader::new(read);
+    let mut write = BufWriter::new(write);
     write.write_all(b"220 sink.test ESMTP\r\n").await?;
     let (mut from, mut rcpt) = (String::new(), Vec::new());
     let mut line = String::new();
     loop {
+        if lines.buffer().is_empty() {
+            write.flush().await?;
+        }
         line.clear();
         if lines.read_line(&mut line).await? == 0 {
             return Ok(());
         }
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-sink.test\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n"
+            b"250-sink.test\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SIZE 10485760\r\n"
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             b"250 OK\r\n"
         } else if upper.starts_with("RSET") {
@@ -201,8 +207,11 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
                 SmtpMode::TempFail => b"451 4.3.0 try again later\r\n",
                 SmtpMode::PermFail => b"550 5.1.1 no such mailbox\r\n",
             }
+        } else if upper.starts_with("DATA") && rcpt.is_empty() {
+            b"554 5.5.1 no valid recipients\r\n"
         } else if upper.starts_with("DATA") {
             write.write_all(b"354 go ahead\r\n").await?;
+            write.flush().await?;
             let mut data = Vec::new();
             loop {
                 let mut raw = Vec::new();
@@ -233,7 +242,7 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             b"250 OK queued\r\n"
         } else if upper.starts_with("QUIT") {
             write.write_all(b"221 bye\r\n").await?;
-            return Ok(());
+            return write.flush().await;
         } else {
             b"500 unrecognised command\r\n"
         };
