@@ -3,12 +3,12 @@
 //! transaction open, and records the batch's outcomes in one transaction. Several instances
 //! share a send through the leases; a crash re-sends at most the batch in flight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::throttle::Throttle;
@@ -231,33 +231,30 @@ impl DigestEngine {
             .map(|r| ((r.subscriber_id, r.list_id), r))
             .collect();
         let by_key = Arc::new(by_key);
-        let permits = Arc::new(Semaphore::new(inner.transport.concurrency()));
-        let mut tasks = JoinSet::new();
+        let mut queue = VecDeque::with_capacity(claimed.len());
         for delivery in claimed {
             let prepared = self.prepared(delivery.digest_id).await?;
-            let (engine, permits, by_key, shutdown) = (
-                self.inner.clone(),
-                permits.clone(),
-                by_key.clone(),
-                shutdown.clone(),
-            );
-            tasks.spawn(async move {
-                let Some(to) = by_key.get(&(delivery.subscriber_id, prepared.list_id)) else {
-                    return (delivery, Outcome::Skipped);
-                };
-                let _permit = permits.acquire().await;
-                if *shutdown.borrow() {
-                    return (delivery, Outcome::Released);
-                }
-                let outcome = deliver(&engine, &prepared, &delivery, to).await;
-                (delivery, outcome)
-            });
+            queue.push_back((delivery, prepared));
+        }
+        // One worker per connection, each sending from the shared queue one message after
+        // another; the queue keeps them evenly loaded to the end of the batch.
+        let workers = inner.transport.concurrency().min(queue.len());
+        let queue = Arc::new(Mutex::new(queue));
+        let mut tasks = JoinSet::new();
+        for _ in 0..workers {
+            let (engine, queue, by_key) = (self.inner.clone(), queue.clone(), by_key.clone());
+            tasks.spawn(worker(engine, queue, by_key, shutdown.clone()));
+        }
+        let mut outcomes = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            // A worker that panicked leaves its deliveries leased: they go again when the lease
+            // expires.
+            outcomes.extend(joined.unwrap_or_default());
         }
         let mut done = Sent::default();
         let (mut sent, mut skipped, mut released, mut other) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        while let Some(joined) = tasks.join_next().await {
-            let Ok((d, outcome)) = joined else { continue };
+        for (d, outcome) in outcomes {
             match outcome {
                 Outcome::Sent => sent.push(d.id),
                 Outcome::Skipped => skipped.push(d.id),
@@ -305,12 +302,106 @@ impl DigestEngine {
     }
 }
 
-async fn deliver(
+type Job = (deliveries::ClaimedDelivery, Arc<PreparedDigest>);
+type Recipients = HashMap<(i64, i64), deliveries::Recipient>;
+
+/// A delivery ready to go: its message built, its slot under the rate caps taken.
+struct Ready {
+    delivery: deliveries::ClaimedDelivery,
+    prepared: Arc<PreparedDigest>,
+    to: String,
+    message: Vec<u8>,
+    /// When its slot under the rate caps comes, if later than when it was taken.
+    not_before: Option<tokio::time::Instant>,
+}
+
+/// Sends deliveries from `queue` over one connection until it is empty. Each message is built
+/// before the previous one is sent, so the relay can be told about it in the same write; a
+/// message that must wait for its slot under the rate caps is not announced, so the relay
+/// never waits on a throttle.
+async fn worker(
+    engine: Arc<Inner>,
+    queue: Arc<Mutex<VecDeque<Job>>>,
+    by_key: Arc<Recipients>,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<(deliveries::ClaimedDelivery, Outcome)> {
+    let mut done = Vec::new();
+    // The next delivery that has a message to send; the others are settled on the way.
+    let next_ready = |done: &mut Vec<_>| loop {
+        let (delivery, prepared) = queue.lock().expect("queue lock").pop_front()?;
+        if *shutdown.borrow() {
+            done.push((delivery, Outcome::Released));
+            continue;
+        }
+        match ready(&engine, &by_key, delivery, prepared) {
+            Ok(r) => return Some(r),
+            Err(settled) => done.push(settled),
+        }
+    };
+    let mut next = next_ready(&mut done);
+    let mut session = match next {
+        Some(_) => match engine.transport.session().await {
+            Ok(session) => Some(session),
+            Err(e) => {
+                let reason = e.to_string();
+                done.extend(
+                    next.take()
+                        .map(|r| (r.delivery, Outcome::Retry(reason.clone()))),
+                );
+                while let Some(r) = next_ready(&mut done) {
+                    done.push((r.delivery, Outcome::Retry(reason.clone())));
+                }
+                None
+            }
+        },
+        None => None,
+    };
+    while let (Some(this), Some(session)) = (next.take(), session.as_mut()) {
+        if *shutdown.borrow() {
+            done.push((this.delivery, Outcome::Released));
+            next = next_ready(&mut done);
+            continue;
+        }
+        if let Some(at) = this.not_before {
+            tokio::time::sleep_until(at).await;
+        }
+        next = next_ready(&mut done);
+        let announce = next
+            .as_ref()
+            .filter(|n| n.not_before.is_none())
+            .map(|n| (n.prepared.sender.address(), n.to.as_str()));
+        let name = format!("digest-{}-{}", this.delivery.digest_id, this.delivery.id);
+        let sender = this.prepared.sender.address();
+        let sent = session
+            .send(sender, &this.to, &name, &this.message, announce)
+            .await;
+        let outcome = match sent {
+            Ok(()) => Outcome::Sent,
+            Err(SendError::Temporary(reason)) => {
+                tracing::info!(delivery_id = this.delivery.id, to = %mask_email(&this.to), %reason, "digest delivery will be retried");
+                Outcome::Retry(reason)
+            }
+            Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
+        };
+        done.push((this.delivery, outcome));
+    }
+    if let Some(session) = session {
+        session.finish().await;
+    }
+    done
+}
+
+/// Builds a delivery's message for its recipient and takes its slot under the rate caps; or
+/// settles it at once (the reader left the list, the message could not be built).
+fn ready(
     inner: &Inner,
-    prepared: &PreparedDigest,
-    delivery: &deliveries::ClaimedDelivery,
-    to: &deliveries::Recipient,
-) -> Outcome {
+    by_key: &Recipients,
+    delivery: deliveries::ClaimedDelivery,
+    prepared: Arc<PreparedDigest>,
+) -> Result<Ready, (deliveries::ClaimedDelivery, Outcome)> {
+    let Some(to) = by_key.get(&(delivery.subscriber_id, prepared.list_id)) else {
+        return Err((delivery, Outcome::Skipped));
+    };
     let view = RecipientView {
         subscriber_id: to.subscriber_id,
         email: &to.email,
@@ -319,21 +410,17 @@ async fn deliver(
     };
     let mail = match prepared.compose(&inner.templates, &inner.links, &view) {
         Ok(mail) => mail,
-        Err(e) => return Outcome::Failed(format!("could not build the message: {e}")),
+        Err(e) => {
+            let reason = format!("could not build the message: {e}");
+            return Err((delivery, Outcome::Failed(reason)));
+        }
     };
     let domain = to.email.rsplit('@').next().unwrap_or_default();
-    inner.throttle.admit(domain).await;
-    let name = format!("digest-{}-{}", delivery.digest_id, delivery.id);
-    match inner
-        .transport
-        .send(prepared.sender.address(), &to.email, &name, &mail.bytes)
-        .await
-    {
-        Ok(()) => Outcome::Sent,
-        Err(SendError::Temporary(reason)) => {
-            tracing::info!(delivery_id = delivery.id, to = %mask_email(&to.email), %reason, "digest delivery will be retried");
-            Outcome::Retry(reason)
-        }
-        Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
-    }
+    Ok(Ready {
+        not_before: inner.throttle.reserve(domain),
+        to: to.email.clone(),
+        message: mail.bytes,
+        delivery,
+        prepared,
+    })
 }

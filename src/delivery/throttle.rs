@@ -27,8 +27,16 @@ impl Throttle {
 
     /// Waits until one more message to `domain` fits under both caps.
     pub async fn admit(&self, domain: &str) {
+        if let Some(at) = self.reserve(domain) {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// Takes the next slot for a message to `domain` under both caps; returns when it is, if
+    /// that is later than now (the caller must not send before).
+    pub fn reserve(&self, domain: &str) -> Option<Instant> {
         if self.global.is_none() && self.per_domain.is_none() {
-            return;
+            return None;
         }
         let now = Instant::now();
         let mut at = now;
@@ -49,9 +57,7 @@ impl Throttle {
         }
         // A timer, even one already due, waits for the next tick of the timer wheel (up to
         // 1 ms): only sleep when there is something to wait for.
-        if at > now {
-            tokio::time::sleep_until(at).await;
-        }
+        (at > now).then_some(at)
     }
 }
 

@@ -54,6 +54,45 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// Messages sent one after another; over SMTP each may announce the next, saving a round trip.
+pub enum Session<'a> {
+    // Boxed: an SMTP connection is large, and there is one session per sending worker.
+    Smtp(Box<smtp::Session<'a>>),
+    File(&'a file::FileTransport),
+}
+
+/// Who the message a session sends next is from and to: (sender, recipient).
+pub type Next<'a> = Option<(&'a str, &'a str)>;
+
+impl Session<'_> {
+    /// Delivers `body`, and tells the relay about the `next` message when there is one.
+    pub async fn send(
+        &mut self,
+        sender: &str,
+        recipient: &str,
+        name_hint: &str,
+        body: &[u8],
+        next: Next<'_>,
+    ) -> Result<(), SendError> {
+        match self {
+            Session::Smtp(session) => {
+                let this = smtp::envelope(sender, recipient)?;
+                // An address that is not one is never announced; its own send reports it.
+                let next = next.and_then(|(s, r)| smtp::envelope(s, r).ok());
+                session.send(&this, body, next.as_ref()).await
+            }
+            Session::File(files) => files.write(name_hint, body).await,
+        }
+    }
+
+    /// Returns the connection to the pool, or closes it.
+    pub async fn finish(self) {
+        if let Session::Smtp(session) = self {
+            session.finish().await;
+        }
+    }
+}
+
 /// Where mail goes: an SMTP relay, or `.eml` files in a folder (the zero-set-up default).
 pub enum Transport {
     Smtp(smtp::SmtpPool),
@@ -103,6 +142,14 @@ impl Transport {
             Transport::Smtp(pool) => pool.send(sender, recipient, body).await,
             Transport::File(files) => files.write(name_hint, body).await,
         }
+    }
+
+    /// A run of messages sent one after another (over one SMTP connection).
+    pub async fn session(&self) -> Result<Session<'_>, SendError> {
+        Ok(match self {
+            Transport::Smtp(pool) => Session::Smtp(Box::new(pool.session().await?)),
+            Transport::File(files) => Session::File(files),
+        })
     }
 
     /// Closes idle connections politely.

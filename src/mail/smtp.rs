@@ -14,9 +14,9 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::transaction::{classify, Connection};
+use super::transaction::{classify, Connection, Envelope};
 use super::SendError;
 use crate::config::{SmtpTls, SmtpUrl};
 
@@ -48,33 +48,25 @@ impl SmtpPool {
 
     /// Sends one message, opening a connection if no idle one is left.
     pub async fn send(&self, sender: &str, recipient: &str, body: &[u8]) -> Result<(), SendError> {
-        let address = |a: &str, what: &str| {
-            a.parse::<Address>()
-                .map_err(|_| SendError::Permanent(format!("invalid {what} address")))
-        };
-        let (sender, recipient) = (address(sender, "sender")?, address(recipient, "recipient")?);
-        let _permit = self
+        let envelope = envelope(sender, recipient)?;
+        let mut session = self.session().await?;
+        let sent = session.send(&envelope, body, None).await;
+        session.finish().await;
+        sent
+    }
+
+    /// One connection's worth of sending, for a run of messages one after another.
+    pub async fn session(&self) -> Result<Session<'_>, SendError> {
+        let permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| SendError::Temporary("transport closed".into()))?;
-        let reused = self.idle.lock().expect("pool lock").pop();
-        let mut conn = match reused {
-            Some(conn) => conn,
-            None => self.with_timeout(self.connect()).await?,
-        };
-        match self.with_timeout(conn.send(sender, recipient, body)).await {
-            Ok(()) => {
-                self.idle.lock().expect("pool lock").push(conn);
-                Ok(())
-            }
-            Err(e) => {
-                // After a refusal the relay may be unwell, and after a timeout or an I/O error the
-                // connection's state is unknown: never reuse it. QUIT, but never wait for long.
-                let _ = tokio::time::timeout(Duration::from_secs(2), conn.smtp.abort()).await;
-                Err(e)
-            }
-        }
+        Ok(Session {
+            pool: self,
+            _permit: permit,
+            conn: None,
+        })
     }
 
     async fn with_timeout<T>(
@@ -138,8 +130,79 @@ impl SmtpPool {
     /// Sends QUIT on every idle connection.
     pub async fn close_idle(&self) {
         let idle: Vec<_> = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
-        for mut conn in idle {
-            let _ = tokio::time::timeout(Duration::from_secs(2), conn.smtp.quit()).await;
+        for conn in idle {
+            close(conn).await;
         }
     }
+}
+
+/// The envelope of one message, or a permanent error naming the address that is not one.
+pub fn envelope(sender: &str, recipient: &str) -> Result<Envelope, SendError> {
+    let address = |a: &str, what: &str| {
+        a.parse::<Address>()
+            .map_err(|_| SendError::Permanent(format!("invalid {what} address")))
+    };
+    Ok(Envelope {
+        sender: address(sender, "sender")?,
+        recipient: address(recipient, "recipient")?,
+    })
+}
+
+/// One of the pool's connections, held for a run of messages: each may announce the next, so
+/// the relay gets one message's content and the next one's envelope in a single write.
+pub struct Session<'a> {
+    pool: &'a SmtpPool,
+    _permit: SemaphorePermit<'a>,
+    conn: Option<Connection>,
+}
+
+impl Session<'_> {
+    /// Sends `body` to `this`, announcing `next` (the message this session sends next).
+    pub async fn send(
+        &mut self,
+        this: &Envelope,
+        body: &[u8],
+        next: Option<&Envelope>,
+    ) -> Result<(), SendError> {
+        let pool = self.pool;
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let reused = pool.idle.lock().expect("pool lock").pop();
+                let conn = match reused {
+                    Some(conn) => conn,
+                    None => pool.with_timeout(pool.connect()).await?,
+                };
+                self.conn.insert(conn)
+            }
+        };
+        let sent = pool.with_timeout(conn.send(this, body, next)).await;
+        if sent.is_err() {
+            // After a refusal the relay may be unwell, and after a timeout or an I/O error the
+            // connection's state is unknown: never reuse it.
+            self.close().await;
+        }
+        sent
+    }
+
+    /// Gives the connection back to the pool, or closes it if it is mid-conversation (a
+    /// message was announced and will not be sent).
+    pub async fn finish(mut self) {
+        match self.conn.take() {
+            Some(conn) if conn.is_idle() => self.pool.idle.lock().expect("pool lock").push(conn),
+            Some(conn) => close(conn).await,
+            None => {}
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            close(conn).await;
+        }
+    }
+}
+
+/// QUIT if the relay waits for nothing, but never wait for long.
+async fn close(conn: Connection) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.close()).await;
 }

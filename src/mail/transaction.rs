@@ -4,23 +4,47 @@
 //! lettre's own `send` speaks one command at a time and dot-stuffs the content byte by byte:
 //! four round trips per message, and on loopback every write also runs the receiver's TCP
 //! processing. Relays worth sending a digest through advertise PIPELINING, so MAIL, RCPT and
-//! DATA go out in one write and their replies come back together; the content and its final
-//! dot follow in a second write, stuffed a line at a time. Only the transaction is ours: the
-//! connection, the commands, the reply parser and the errors are lettre's.
+//! DATA go out in one write and their replies come back together. When the caller already
+//! knows the next message's envelope, its MAIL, RCPT and DATA follow this message's content in
+//! the same write (RFC 2920 allows content first in a group): one round trip per message. A
+//! message only counts as sent on its own reply to the final dot. Only the transaction is ours:
+//! the connection, the commands, the reply parser and the errors are lettre's.
 
 use std::fmt::{self, Display, Formatter, Write};
 
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
 use lettre::Address;
 
 use super::SendError;
 
-/// A relay connection and whether it accepts pipelined commands.
+/// Who a message is from and to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub sender: Address,
+    pub recipient: Address,
+}
+
+impl Envelope {
+    fn is_ascii(&self) -> bool {
+        AsRef::<str>::as_ref(&self.sender).is_ascii()
+            && AsRef::<str>::as_ref(&self.recipient).is_ascii()
+    }
+}
+
+/// A relay connection and where it stands in the conversation.
 pub struct Connection {
     pub smtp: AsyncSmtpConnection,
     pipelining: bool,
+    eight_bit: bool,
+    /// A message whose MAIL, RCPT and DATA went out with the previous content, and how the
+    /// relay answered them (Ok: it waits for this message's content).
+    announced: Option<(Envelope, Result<(), SendError>)>,
+    /// Every reply has been read and the relay waits for no content: QUIT may be sent, and
+    /// the connection may be reused.
+    settled: bool,
 }
 
 impl Connection {
@@ -36,83 +60,150 @@ impl Connection {
                 .next()
                 .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
         });
-        Ok(Self { smtp, pipelining })
+        let eight_bit = smtp.server_info().supports_feature(Extension::EightBitMime);
+        Ok(Self {
+            smtp,
+            pipelining,
+            eight_bit,
+            announced: None,
+            settled: true,
+        })
     }
 
-    /// Sends `content` (a formatted message, CRLF line ends) from `sender` to `recipient`.
-    /// An error leaves the connection between transactions (every reply read, the content
-    /// ended if the relay wrongly accepted DATA), so it may still be closed with QUIT.
+    /// Whether the connection is between transactions with nothing announced: reusable.
+    pub fn is_idle(&self) -> bool {
+        self.settled && self.announced.is_none()
+    }
+
+    /// Sends `content` (a formatted message, CRLF line ends) to `this` envelope, and announces
+    /// `next` in the same write when the relay pipelines. The next call must then send `next`;
+    /// any error leaves the connection fit only for `close`.
     pub async fn send(
         &mut self,
-        sender: Address,
-        recipient: Address,
+        this: &Envelope,
         content: &[u8],
+        next: Option<&Envelope>,
     ) -> Result<(), SendError> {
         let content = std::str::from_utf8(content)
             .map_err(|_| SendError::Permanent("the message is not UTF-8".into()))?;
-        let ascii = |a: &Address| AsRef::<str>::as_ref(a).is_ascii();
-        let parameters = self.mail_parameters(content, ascii(&sender) && ascii(&recipient))?;
-        let mail = Mail::new(Some(sender), parameters);
-        let rcpt = Rcpt::new(recipient, vec![]);
-        if self.pipelining {
-            self.pipelined(mail, rcpt).await?;
-        } else {
-            self.smtp.command(mail).await.map_err(classify)?;
-            self.smtp.command(rcpt).await.map_err(classify)?;
-            self.smtp.command(Data).await.map_err(classify)?;
+        if !content.is_ascii() && !self.eight_bit {
+            return Err(SendError::Permanent(
+                "the relay does not accept 8-bit messages (no 8BITMIME)".into(),
+            ));
         }
+        match self.announced.take() {
+            Some((announced, outcome)) if announced == *this => outcome?,
+            Some(_) => {
+                return Err(SendError::Temporary(
+                    "the relay was expecting another message".into(),
+                ))
+            }
+            None => self.open(this).await?,
+        }
+        let next = next.filter(|n| self.pipelining && self.eight_bit && n.is_ascii());
+        let Some(next) = next else {
+            self.smtp
+                .command(written(content, None))
+                .await
+                .map_err(classify)?;
+            self.settled = true;
+            return Ok(());
+        };
+        let group = Group(self.mail(next)?, Rcpt::new(next.recipient.clone(), vec![]));
         self.smtp
-            .command(Content(content))
+            .command(written(content, Some(group)))
             .await
-            .map(drop)
-            .map_err(classify)
+            .map_err(classify)?;
+        let first = self.smtp.read_response().await;
+        let outcome = self.rest_of_group(first).await;
+        self.announced = Some((next.clone(), outcome));
+        Ok(())
     }
 
-    /// MAIL, RCPT and DATA in one write. Every reply is read even after a refusal, and if the
-    /// relay accepted DATA although it refused the recipient, a lone dot ends that empty
-    /// message (RFC 2920, 3.1).
-    async fn pipelined(&mut self, mail: Mail, rcpt: Rcpt) -> Result<(), SendError> {
-        let mut refused = self.smtp.command(Group(mail, rcpt)).await.err();
+    /// Writes MAIL, RCPT and DATA for `this` (together when the relay pipelines) and reads
+    /// the replies; Ok when the relay waits for the content.
+    async fn open(&mut self, this: &Envelope) -> Result<(), SendError> {
+        self.settled = false;
+        let mail = self.mail(this)?;
+        let rcpt = Rcpt::new(this.recipient.clone(), vec![]);
+        if self.pipelining {
+            let first = self.smtp.command(Group(mail, rcpt)).await;
+            return self.rest_of_group(first).await;
+        }
+        let lock_step = async {
+            self.smtp.command(mail).await?;
+            self.smtp.command(rcpt).await?;
+            self.smtp.command(Data).await
+        };
+        let outcome = lock_step.await.map(drop).map_err(classify);
+        // A refusal leaves the relay between transactions.
+        self.settled = outcome.is_err();
+        outcome
+    }
+
+    /// Given the reply to MAIL, reads those to RCPT and DATA. Every reply is read even after
+    /// a refusal, and if the relay accepted DATA although it refused MAIL or RCPT, a lone dot
+    /// ends that empty message (RFC 2920, 3.1).
+    async fn rest_of_group(
+        &mut self,
+        mail: Result<Response, lettre::transport::smtp::Error>,
+    ) -> Result<(), SendError> {
+        self.settled = false;
+        let mut refused = mail.err();
         if let Err(e) = self.smtp.read_response().await {
             refused.get_or_insert(e);
         }
-        match (self.smtp.read_response().await, refused) {
-            (Ok(_), None) => Ok(()),
-            (Err(data), None) => Err(classify(data)),
-            (Err(_), Some(first)) => Err(classify(first)),
-            (Ok(_), Some(first)) => {
-                let _ = self.smtp.command(".\r\n").await;
-                Err(classify(first))
-            }
+        let data = self.smtp.read_response().await;
+        let Some(first) = refused else {
+            return data.map(drop).map_err(classify);
+        };
+        if data.is_ok() {
+            // The relay's answer to an empty message to nobody says nothing about this one.
+            let _ = self.smtp.command(".\r\n").await;
         }
+        self.settled = true;
+        Err(classify(first))
     }
 
-    /// BODY=8BITMIME and SMTPUTF8 where the message needs them, if the relay has them.
-    fn mail_parameters(
-        &self,
-        content: &str,
-        ascii_addresses: bool,
-    ) -> Result<Vec<MailParameter>, SendError> {
-        let info = self.smtp.server_info();
+    /// MAIL FROM with BODY=8BITMIME whenever the relay has it (it is a declaration that the
+    /// content may hold 8-bit text, true of any message), and SMTPUTF8 for non-ASCII addresses.
+    fn mail(&self, envelope: &Envelope) -> Result<Mail, SendError> {
         let mut parameters = Vec::new();
-        if !ascii_addresses {
-            if !info.supports_feature(Extension::SmtpUtfEight) {
+        if !envelope.is_ascii() {
+            if !self
+                .smtp
+                .server_info()
+                .supports_feature(Extension::SmtpUtfEight)
+            {
                 return Err(SendError::Permanent(
                     "the relay does not accept non-ASCII addresses (no SMTPUTF8)".into(),
                 ));
             }
             parameters.push(MailParameter::SmtpUtfEight);
         }
-        if !content.is_ascii() {
-            if !info.supports_feature(Extension::EightBitMime) {
-                return Err(SendError::Permanent(
-                    "the relay does not accept 8-bit messages (no 8BITMIME)".into(),
-                ));
-            }
+        if self.eight_bit {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        Ok(parameters)
+        Ok(Mail::new(Some(envelope.sender.clone()), parameters))
     }
+
+    /// Ends the conversation: QUIT when the relay waits for nothing, otherwise the socket is
+    /// simply closed (a relay discards a message whose content never ended).
+    pub async fn close(mut self) {
+        if self.settled {
+            let _ = self.smtp.quit().await;
+        }
+    }
+}
+
+/// The content, dot-stuffed and ended, and the next group if any: one write, sized up front.
+fn written(content: &str, next: Option<Group>) -> String {
+    let mut out = String::with_capacity(content.len() + content.len() / 64 + 256);
+    let _ = write!(out, "{}", Content(content));
+    if let Some(group) = next {
+        let _ = write!(out, "{group}");
+    }
+    out
 }
 
 /// MAIL and RCPT followed by DATA, written as one.
@@ -176,9 +267,29 @@ mod tests {
     const EHLO: &str = "250-relay.test\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n";
     const EHLO_PIPELINING: &str = "250-relay.test\r\n250-8BITMIME\r\n250 PIPELINING\r\n";
 
-    /// One step of a scripted relay: read `lines` lines (0: a message's content, up to its
-    /// final dot), then answer `reply`.
-    struct Step(usize, &'static str);
+    /// One step of a scripted relay: read a message's content up to its final dot when
+    /// `content`, then `lines` more lines, and only then answer `reply`.
+    struct Step {
+        content: bool,
+        lines: usize,
+        reply: &'static str,
+    }
+
+    fn commands(lines: usize, reply: &'static str) -> Step {
+        Step {
+            content: false,
+            lines,
+            reply,
+        }
+    }
+
+    fn content(then: usize, reply: &'static str) -> Step {
+        Step {
+            content: true,
+            lines: then,
+            reply,
+        }
+    }
 
     /// A relay that follows `steps` and returns what it read. When `strict`, it also checks
     /// that the client waited for each reply: nothing more may arrive before it answers.
@@ -191,28 +302,36 @@ mod tests {
             let mut read = BufReader::new(read);
             write.write_all(b"220 relay.test ESMTP\r\n").await.unwrap();
             let mut seen = String::new();
-            for Step(lines, reply) in steps {
-                let mut line = String::new();
-                let mut n = 0;
-                while if lines == 0 {
-                    line != ".\r\n"
-                } else {
-                    n < lines
-                } {
-                    line.clear();
-                    assert!(read.read_line(&mut line).await.unwrap() > 0, "closed early");
-                    seen.push_str(&line);
-                    n += 1;
+            let mut line = String::new();
+            for step in steps {
+                if step.content {
+                    next_line(&mut read, &mut seen, &mut line).await;
+                    while line != ".\r\n" {
+                        next_line(&mut read, &mut seen, &mut line).await;
+                    }
+                }
+                for _ in 0..step.lines {
+                    next_line(&mut read, &mut seen, &mut line).await;
                 }
                 if strict {
                     let more = tokio::time::timeout(Duration::from_millis(50), read.fill_buf());
                     assert!(more.await.is_err(), "the client sent before the reply");
                 }
-                write.write_all(reply.as_bytes()).await.unwrap();
+                write.write_all(step.reply.as_bytes()).await.unwrap();
             }
             seen
         });
         (port, task)
+    }
+
+    async fn next_line(
+        read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+        seen: &mut String,
+        line: &mut String,
+    ) {
+        line.clear();
+        assert!(read.read_line(line).await.unwrap() > 0, "closed early");
+        seen.push_str(line);
     }
 
     async fn connect(port: u16) -> Connection {
@@ -224,20 +343,28 @@ mod tests {
         Connection::new(smtp, &hello).await.unwrap()
     }
 
-    async fn send(conn: &mut Connection, content: &str) -> Result<(), SendError> {
-        let (from, to) = ("news@example.org", "lettore@example.org");
-        let send = conn.send(
-            from.parse().unwrap(),
-            to.parse().unwrap(),
-            content.as_bytes(),
-        );
+    fn to(recipient: &str) -> Envelope {
+        Envelope {
+            sender: "news@example.org".parse().unwrap(),
+            recipient: recipient.parse().unwrap(),
+        }
+    }
+
+    async fn send(
+        conn: &mut Connection,
+        this: &Envelope,
+        content: &str,
+        next: Option<&Envelope>,
+    ) -> Result<(), SendError> {
+        let send = conn.send(this, content.as_bytes(), next);
         tokio::time::timeout(Duration::from_secs(5), send)
             .await
             .expect("no deadlock")
     }
 
-    const GROUP: &str =
-        "MAIL FROM:<news@example.org> BODY=8BITMIME\r\nRCPT TO:<lettore@example.org>\r\nDATA\r\n";
+    fn group(recipient: &str) -> String {
+        format!("MAIL FROM:<news@example.org> BODY=8BITMIME\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+    }
 
     #[tokio::test]
     async fn a_relay_with_pipelining_gets_mail_rcpt_and_data_before_answering() {
@@ -245,64 +372,173 @@ mod tests {
         // for the reply to MAIL would never finish.
         let (port, relay) = relay(
             vec![
-                Step(1, EHLO_PIPELINING),
-                Step(1, EHLO_PIPELINING),
-                Step(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
-                Step(0, "250 queued\r\n"),
+                commands(1, EHLO_PIPELINING),
+                commands(1, EHLO_PIPELINING),
+                commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+                content(0, "250 queued\r\n"),
             ],
             false,
         )
         .await;
         let mut conn = connect(port).await;
-        send(&mut conn, "Subject: caffè\r\n\r\n.punto\r\n")
+        let (a, body) = (to("a@example.org"), "Subject: caffè\r\n\r\n.punto\r\n");
+        send(&mut conn, &a, body, None).await.unwrap();
+        assert!(conn.is_idle());
+        let seen = relay.await.unwrap();
+        let expected = format!(
+            "{}Subject: caffè\r\n\r\n..punto\r\n.\r\n",
+            group("a@example.org")
+        );
+        assert!(seen.ends_with(&expected), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn the_next_message_is_announced_with_the_content_of_this_one() {
+        // The relay answers the content only once it also has the next MAIL, RCPT and DATA.
+        let (port, relay) = relay(
+            vec![
+                commands(1, EHLO_PIPELINING),
+                commands(1, EHLO_PIPELINING),
+                commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+                content(3, "250 queued a\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+                content(0, "250 queued b\r\n"),
+            ],
+            false,
+        )
+        .await;
+        let mut conn = connect(port).await;
+        let (a, b) = (to("a@example.org"), to("b@example.org"));
+        send(&mut conn, &a, "Subject: a\r\n\r\nA\r\n", Some(&b))
             .await
             .unwrap();
+        assert!(!conn.is_idle(), "the relay waits for b's content");
+        send(&mut conn, &b, "Subject: b\r\n\r\nB\r\n", None)
+            .await
+            .unwrap();
+        assert!(conn.is_idle());
         let seen = relay.await.unwrap();
-        let expected = format!("{GROUP}Subject: caffè\r\n\r\n..punto\r\n.\r\n");
+        let expected = format!(
+            "{}Subject: a\r\n\r\nA\r\n.\r\n{}Subject: b\r\n\r\nB\r\n.\r\n",
+            group("a@example.org"),
+            group("b@example.org")
+        );
         assert!(seen.ends_with(&expected), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn an_announced_message_refused_by_the_relay_fails_when_its_turn_comes() {
+        let (port, relay) = relay(
+            vec![
+                commands(1, EHLO_PIPELINING),
+                commands(1, EHLO_PIPELINING),
+                commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+                content(
+                    3,
+                    "250 queued a\r\n250 ok\r\n550 5.1.1 no such mailbox\r\n554 5.5.1 no valid recipients\r\n",
+                ),
+                commands(1, "221 bye\r\n"),
+            ],
+            false,
+        )
+        .await;
+        let mut conn = connect(port).await;
+        let (a, b) = (to("a@example.org"), to("b@example.org"));
+        send(&mut conn, &a, "Subject: a\r\n\r\nA\r\n", Some(&b))
+            .await
+            .unwrap();
+        let err = send(&mut conn, &b, "Subject: b\r\n\r\nB\r\n", None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SendError::Permanent(r) if r.contains("no such mailbox")),
+            "{err:?}"
+        );
+        // Every reply was read and no content is awaited: QUIT is the next thing said.
+        conn.close().await;
+        assert!(relay.await.unwrap().ends_with("DATA\r\nQUIT\r\n"));
+    }
+
+    #[tokio::test]
+    async fn sending_another_message_than_the_one_announced_is_refused() {
+        let (port, _relay) = relay(
+            vec![
+                commands(1, EHLO_PIPELINING),
+                commands(1, EHLO_PIPELINING),
+                commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+                content(3, "250 queued a\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+            ],
+            false,
+        )
+        .await;
+        let mut conn = connect(port).await;
+        let (a, b, c) = (
+            to("a@example.org"),
+            to("b@example.org"),
+            to("c@example.org"),
+        );
+        send(&mut conn, &a, "Subject: a\r\n\r\nA\r\n", Some(&b))
+            .await
+            .unwrap();
+        let err = send(&mut conn, &c, "Subject: c\r\n\r\nC\r\n", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Temporary(_)), "{err:?}");
+        assert!(!conn.is_idle(), "the connection must not be reused");
     }
 
     #[tokio::test]
     async fn a_relay_without_pipelining_gets_one_command_at_a_time() {
         let (port, relay) = relay(
             vec![
-                Step(1, EHLO),
-                Step(1, EHLO),
-                Step(1, "250 ok\r\n"),
-                Step(1, "250 ok\r\n"),
-                Step(1, "354 go ahead\r\n"),
-                Step(0, "250 queued\r\n"),
+                commands(1, EHLO),
+                commands(1, EHLO),
+                commands(1, "250 ok\r\n"),
+                commands(1, "250 ok\r\n"),
+                commands(1, "354 go ahead\r\n"),
+                content(0, "250 queued\r\n"),
             ],
             true,
         )
         .await;
         let mut conn = connect(port).await;
-        send(&mut conn, "Subject: caffè\r\n\r\nciao\r\n")
+        let (a, b) = (to("a@example.org"), to("b@example.org"));
+        // Nothing is announced to a relay that does not pipeline, even when asked.
+        send(&mut conn, &a, "Subject: caffè\r\n\r\nciao\r\n", Some(&b))
             .await
             .unwrap();
+        assert!(conn.is_idle());
         let seen = relay.await.unwrap();
-        assert!(seen.ends_with(&format!("{GROUP}Subject: caffè\r\n\r\nciao\r\n.\r\n")));
+        let expected = format!(
+            "{}Subject: caffè\r\n\r\nciao\r\n.\r\n",
+            group("a@example.org")
+        );
+        assert!(seen.ends_with(&expected), "{seen}");
     }
 
     #[tokio::test]
     async fn a_refused_recipient_is_permanent_and_every_reply_is_read() {
         let (port, relay) = relay(
             vec![
-                Step(1, EHLO_PIPELINING),
-                Step(1, EHLO_PIPELINING),
-                Step(
+                commands(1, EHLO_PIPELINING),
+                commands(1, EHLO_PIPELINING),
+                commands(
                     3,
                     "250 ok\r\n550 5.1.1 no such mailbox\r\n554 5.5.1 no valid recipients\r\n",
                 ),
-                Step(1, "221 bye\r\n"),
+                commands(1, "221 bye\r\n"),
             ],
             false,
         )
         .await;
         let mut conn = connect(port).await;
-        let err = send(&mut conn, "Subject: x\r\n\r\nx\r\n")
-            .await
-            .unwrap_err();
+        let err = send(
+            &mut conn,
+            &to("a@example.org"),
+            "Subject: x\r\n\r\nx\r\n",
+            None,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(&err, SendError::Permanent(r) if r.contains("no such mailbox")),
             "{err:?}"
@@ -324,18 +560,23 @@ mod tests {
     async fn data_accepted_after_a_refused_recipient_is_ended_with_a_lone_dot() {
         let (port, relay) = relay(
             vec![
-                Step(1, EHLO_PIPELINING),
-                Step(1, EHLO_PIPELINING),
-                Step(3, "250 ok\r\n451 4.3.0 try later\r\n354 go ahead\r\n"),
-                Step(0, "554 5.5.1 no valid recipients\r\n"),
+                commands(1, EHLO_PIPELINING),
+                commands(1, EHLO_PIPELINING),
+                commands(3, "250 ok\r\n451 4.3.0 try later\r\n354 go ahead\r\n"),
+                content(0, "554 5.5.1 no valid recipients\r\n"),
             ],
             false,
         )
         .await;
         let mut conn = connect(port).await;
-        let err = send(&mut conn, "Subject: x\r\n\r\nx\r\n")
-            .await
-            .unwrap_err();
+        let err = send(
+            &mut conn,
+            &to("a@example.org"),
+            "Subject: x\r\n\r\nx\r\n",
+            None,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(&err, SendError::Temporary(r) if r.contains("try later")),
             "{err:?}"

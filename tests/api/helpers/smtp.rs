@@ -195,13 +195,13 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             (from, rcpt) = (String::new(), Vec::new());
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
-            from = line[10..].trim().trim_matches(['<', '>']).to_owned();
+            from = path(&line[10..]);
             b"250 OK\r\n"
         } else if upper.starts_with("RCPT TO:") {
             let current = *mode.lock().unwrap();
             match current {
                 SmtpMode::Accept => {
-                    rcpt.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+                    rcpt.push(path(&line[8..]));
                     b"250 OK\r\n"
                 }
                 SmtpMode::TempFail => b"451 4.3.0 try again later\r\n",
@@ -247,5 +247,15 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             b"500 unrecognised command\r\n"
         };
         write.write_all(reply).await?;
+    }
+}
+
+/// The address in `<...>` of a MAIL FROM or RCPT TO, without the parameters after it
+/// (BODY=8BITMIME, SMTPUTF8...).
+fn path(arg: &str) -> String {
+    let arg = arg.trim();
+    match (arg.find('<'), arg.find('>')) {
+        (Some(open), Some(close)) if open < close => arg[open + 1..close].to_owned(),
+        _ => arg.split_whitespace().next().unwrap_or_default().to_owned(),
     }
 }
