@@ -117,9 +117,20 @@ impl PreparedDigest {
         links: &Links,
         to: &RecipientView<'_>,
     ) -> Result<(String, String), UseCaseError> {
+        let unsubscribe = links.unsubscribe(to.subscriber_id, self.list_id);
+        self.bodies_with(templates, links, to, &unsubscribe)
+    }
+
+    fn bodies_with(
+        &self,
+        templates: &Templates,
+        links: &Links,
+        to: &RecipientView<'_>,
+        unsubscribe_url: &str,
+    ) -> Result<(String, String), UseCaseError> {
         let personal = minijinja::context! {
             name => to.name,
-            unsubscribe_url => links.unsubscribe(to.subscriber_id, self.list_id),
+            unsubscribe_url,
             preferences_url => links.preferences(to.subscriber_id),
         };
         let text = minijinja::context! { ..personal.clone(), ..self.text_ctx.clone() };
@@ -136,8 +147,8 @@ impl PreparedDigest {
         links: &Links,
         to: &RecipientView<'_>,
     ) -> Result<ComposedMail, UseCaseError> {
-        let (text, html) = self.bodies(templates, links, to)?;
         let unsubscribe = links.unsubscribe(to.subscriber_id, self.list_id);
+        let (text, html) = self.bodies_with(templates, links, to, &unsubscribe)?;
         // RFC 2369: the https link first; a mailto as well for mail programs without RFC 8058.
         let list_unsubscribe = match &self.options.unsubscribe_mailto {
             Some(mailbox) => format!("<{unsubscribe}>, <mailto:{mailbox}?subject=unsubscribe>"),

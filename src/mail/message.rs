@@ -54,11 +54,11 @@ const MAX_LINE: usize = 998;
 /// (lettre's own chooser only picks 8bit for lines under 76 characters, the quoted-printable
 /// limit, which no real HTML meets.)
 fn eight_bit_body(s: &str) -> Option<Body> {
-    if s.lines().any(|l| l.len() > MAX_LINE) {
-        return None;
-    }
-    let mut buf = Vec::with_capacity(s.len() + s.len() / 32);
+    let mut buf = Vec::with_capacity(s.len() + s.len() / 16);
     for line in s.lines() {
+        if line.len() > MAX_LINE {
+            return None;
+        }
         buf.extend_from_slice(line.as_bytes());
         buf.extend_from_slice(b"\r\n");
     }

@@ -196,10 +196,25 @@ impl Connection {
     }
 }
 
-/// The content, dot-stuffed and ended, and the next group if any: one write, sized up front.
+/// The content dot-stuffed (RFC 5321, 4.5.2) and ended with its final dot, then the next
+/// group if any: one write, sized up front.
 fn written(content: &str, next: Option<Group>) -> String {
     let mut out = String::with_capacity(content.len() + content.len() / 64 + 256);
-    let _ = write!(out, "{}", Content(content));
+    let mut rest = content;
+    if rest.starts_with('.') {
+        out.push('.');
+    }
+    while let Some(at) = rest.find("\r\n.") {
+        // Up to and including the dot that starts a line, then the dot that escapes it.
+        out.push_str(&rest[..at + 3]);
+        out.push('.');
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    if !content.ends_with("\r\n") {
+        out.push_str("\r\n");
+    }
+    out.push_str(".\r\n");
     if let Some(group) = next {
         let _ = write!(out, "{group}");
     }
@@ -212,29 +227,6 @@ struct Group(Mail, Rcpt);
 impl Display for Group {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}{}", self.0, self.1, Data)
-    }
-}
-
-/// A message's content dot-stuffed (RFC 5321, 4.5.2), then the line with the final dot.
-struct Content<'a>(&'a str);
-
-impl Display for Content<'_> {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        if rest.starts_with('.') {
-            f.write_char('.')?;
-        }
-        while let Some(at) = rest.find("\r\n.") {
-            // Up to and including the dot that starts a line, then the dot that escapes it.
-            f.write_str(&rest[..at + 3])?;
-            f.write_char('.')?;
-            rest = &rest[at + 3..];
-        }
-        f.write_str(rest)?;
-        if !self.0.ends_with("\r\n") {
-            f.write_str("\r\n")?;
-        }
-        f.write_str(".\r\n")
     }
 }
 
@@ -257,11 +249,11 @@ mod tests {
     #[test]
     fn lines_starting_with_a_dot_are_stuffed_and_the_content_is_ended() {
         assert_eq!(
-            Content(".a\r\n..b\r\nc.\r\n.").to_string(),
+            written(".a\r\n..b\r\nc.\r\n.", None),
             "..a\r\n...b\r\nc.\r\n..\r\n.\r\n"
         );
-        assert_eq!(Content("a\r\n").to_string(), "a\r\n.\r\n");
-        assert_eq!(Content("").to_string(), "\r\n.\r\n");
+        assert_eq!(written("a\r\n", None), "a\r\n.\r\n");
+        assert_eq!(written("", None), "\r\n.\r\n");
     }
 
     const EHLO: &str = "250-relay.test\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n";
