@@ -4,9 +4,15 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     match iscriviti::cli::run(iscriviti::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<iscriviti::cli::Incomplete>() {
+            Some(incomplete) => {
+                eprintln!("{incomplete}");
+                std::process::ExitCode::from(2)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
     }
 }

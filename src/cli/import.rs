@@ -45,7 +45,8 @@ pub struct ExportArgs {
     pub status: Option<SubscriptionStatus>,
 }
 
-/// Runs `iscriviti import`: bad rows on stderr as `line N: reason`, the summary on stdout.
+/// Runs `iscriviti import`: bad rows on stderr as `line N: reason`, the summary on stdout;
+/// `Incomplete` (exit status 2) when a row was skipped as bad, after importing the others.
 pub async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
     let list = ListSlug::parse(&args.list)?;
     let file_name = args
@@ -94,6 +95,13 @@ pub async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<()>
         report.bad,
         report.read as f64 / secs.max(1e-9),
     );
+    if report.bad > 0 {
+        return Err(super::Incomplete(format!(
+            "{} bad rows were skipped (listed above); the other rows were imported",
+            report.bad
+        ))
+        .into());
+    }
     Ok(())
 }
 

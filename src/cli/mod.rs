@@ -123,6 +123,12 @@ pub enum SubscriberCommand {
 }
 
 /// Runs the parsed command.
+/// The command did its work but left some input out, as reported above it: the process exits
+/// with status 2, so a script can tell this from success (0) and from failure (1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Incomplete(pub String);
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     // Only `serve` logs to stdout: other commands print their result there (a table, a CSV).
