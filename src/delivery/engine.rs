@@ -339,24 +339,11 @@ async fn worker(
         }
     };
     let mut next = next_ready(&mut done);
-    let mut session = match next {
-        Some(_) => match engine.transport.session().await {
-            Ok(session) => Some(session),
-            Err(e) => {
-                let reason = e.to_string();
-                done.extend(
-                    next.take()
-                        .map(|r| (r.delivery, Outcome::Retry(reason.clone()))),
-                );
-                while let Some(r) = next_ready(&mut done) {
-                    done.push((r.delivery, Outcome::Retry(reason.clone())));
-                }
-                None
-            }
-        },
-        None => None,
-    };
-    while let (Some(this), Some(session)) = (next.take(), session.as_mut()) {
+    if next.is_none() {
+        return done;
+    }
+    let mut session = engine.transport.session().await;
+    while let Some(this) = next.take() {
         if *shutdown.borrow() {
             done.push((this.delivery, Outcome::Released));
             next = next_ready(&mut done);
@@ -385,9 +372,7 @@ async fn worker(
         };
         done.push((this.delivery, outcome));
     }
-    if let Some(session) = session {
-        session.finish().await;
-    }
+    session.finish().await;
     done
 }
 

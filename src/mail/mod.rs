@@ -145,11 +145,11 @@ impl Transport {
     }
 
     /// A run of messages sent one after another (over one SMTP connection).
-    pub async fn session(&self) -> Result<Session<'_>, SendError> {
-        Ok(match self {
-            Transport::Smtp(pool) => Session::Smtp(Box::new(pool.session().await?)),
+    pub async fn session(&self) -> Session<'_> {
+        match self {
+            Transport::Smtp(pool) => Session::Smtp(Box::new(pool.session().await)),
             Transport::File(files) => Session::File(files),
-        })
+        }
     }
 
     /// Closes idle connections politely.

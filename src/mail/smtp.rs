@@ -49,24 +49,24 @@ impl SmtpPool {
     /// Sends one message, opening a connection if no idle one is left.
     pub async fn send(&self, sender: &str, recipient: &str, body: &[u8]) -> Result<(), SendError> {
         let envelope = envelope(sender, recipient)?;
-        let mut session = self.session().await?;
+        let mut session = self.session().await;
         let sent = session.send(&envelope, body, None).await;
         session.finish().await;
         sent
     }
 
     /// One connection's worth of sending, for a run of messages one after another.
-    pub async fn session(&self) -> Result<Session<'_>, SendError> {
+    pub async fn session(&self) -> Session<'_> {
         let permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| SendError::Temporary("transport closed".into()))?;
-        Ok(Session {
+            .expect("the pool's semaphore is never closed");
+        Session {
             pool: self,
             _permit: permit,
             conn: None,
-        })
+        }
     }
 
     async fn with_timeout<T>(
