@@ -283,9 +283,17 @@ mod tests {
         }
     }
 
-    /// A relay that follows `steps` and returns what it read. When `strict`, it also checks
-    /// that the client waited for each reply: nothing more may arrive before it answers.
-    async fn relay(steps: Vec<Step>, strict: bool) -> (u16, tokio::task::JoinHandle<String>) {
+    /// A connection to a relay that answers both EHLOs with `ehlo`, then follows `steps`; the
+    /// task returns what the relay read. When `strict`, the relay also checks that the client
+    /// waited for each reply: nothing more may arrive before it answers.
+    async fn relay(
+        ehlo: &'static str,
+        steps: Vec<Step>,
+        strict: bool,
+    ) -> (Connection, tokio::task::JoinHandle<String>) {
+        let steps = [commands(1, ehlo), commands(1, ehlo)]
+            .into_iter()
+            .chain(steps);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
@@ -313,7 +321,7 @@ mod tests {
             }
             seen
         });
-        (port, task)
+        (connect(port).await, task)
     }
 
     async fn next_line(
@@ -362,17 +370,15 @@ mod tests {
     async fn a_relay_with_pipelining_gets_mail_rcpt_and_data_before_answering() {
         // This relay answers nothing until it has all three commands: a client that waited
         // for the reply to MAIL would never finish.
-        let (port, relay) = relay(
+        let (mut conn, relay) = relay(
+            EHLO_PIPELINING,
             vec![
-                commands(1, EHLO_PIPELINING),
-                commands(1, EHLO_PIPELINING),
                 commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
                 content(0, "250 queued\r\n"),
             ],
             false,
         )
         .await;
-        let mut conn = connect(port).await;
         let (a, body) = (to("a@example.org"), "Subject: caffè\r\n\r\n.punto\r\n");
         send(&mut conn, &a, body, None).await.unwrap();
         assert!(conn.is_idle());
@@ -387,10 +393,9 @@ mod tests {
     #[tokio::test]
     async fn the_next_message_is_announced_with_the_content_of_this_one() {
         // The relay answers the content only once it also has the next MAIL, RCPT and DATA.
-        let (port, relay) = relay(
+        let (mut conn, relay) = relay(
+            EHLO_PIPELINING,
             vec![
-                commands(1, EHLO_PIPELINING),
-                commands(1, EHLO_PIPELINING),
                 commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
                 content(3, "250 queued a\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n"),
                 content(0, "250 queued b\r\n"),
@@ -398,7 +403,6 @@ mod tests {
             false,
         )
         .await;
-        let mut conn = connect(port).await;
         let (a, b) = (to("a@example.org"), to("b@example.org"));
         send(&mut conn, &a, "Subject: a\r\n\r\nA\r\n", Some(&b))
             .await
@@ -419,10 +423,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_announced_message_refused_by_the_relay_fails_when_its_turn_comes() {
-        let (port, relay) = relay(
+        let (mut conn, relay) = relay(
+            EHLO_PIPELINING,
             vec![
-                commands(1, EHLO_PIPELINING),
-                commands(1, EHLO_PIPELINING),
                 commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
                 content(
                     3,
@@ -433,7 +436,6 @@ mod tests {
             false,
         )
         .await;
-        let mut conn = connect(port).await;
         let (a, b) = (to("a@example.org"), to("b@example.org"));
         send(&mut conn, &a, "Subject: a\r\n\r\nA\r\n", Some(&b))
             .await
@@ -452,17 +454,15 @@ mod tests {
 
     #[tokio::test]
     async fn sending_another_message_than_the_one_announced_is_refused() {
-        let (port, _relay) = relay(
+        let (mut conn, _relay) = relay(
+            EHLO_PIPELINING,
             vec![
-                commands(1, EHLO_PIPELINING),
-                commands(1, EHLO_PIPELINING),
                 commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
                 content(3, "250 queued a\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n"),
             ],
             false,
         )
         .await;
-        let mut conn = connect(port).await;
         let (a, b, c) = (
             to("a@example.org"),
             to("b@example.org"),
@@ -480,10 +480,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_relay_without_pipelining_gets_one_command_at_a_time() {
-        let (port, relay) = relay(
+        let (mut conn, relay) = relay(
+            EHLO,
             vec![
-                commands(1, EHLO),
-                commands(1, EHLO),
                 commands(1, "250 ok\r\n"),
                 commands(1, "250 ok\r\n"),
                 commands(1, "354 go ahead\r\n"),
@@ -492,7 +491,6 @@ mod tests {
             true,
         )
         .await;
-        let mut conn = connect(port).await;
         let (a, b) = (to("a@example.org"), to("b@example.org"));
         // Nothing is announced to a relay that does not pipeline, even when asked.
         send(&mut conn, &a, "Subject: caffè\r\n\r\nciao\r\n", Some(&b))
@@ -509,10 +507,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_recipient_is_permanent_and_every_reply_is_read() {
-        let (port, relay) = relay(
+        let (mut conn, relay) = relay(
+            EHLO_PIPELINING,
             vec![
-                commands(1, EHLO_PIPELINING),
-                commands(1, EHLO_PIPELINING),
                 commands(
                     3,
                     "250 ok\r\n550 5.1.1 no such mailbox\r\n554 5.5.1 no valid recipients\r\n",
@@ -522,7 +519,6 @@ mod tests {
             false,
         )
         .await;
-        let mut conn = connect(port).await;
         let err = send(
             &mut conn,
             &to("a@example.org"),
@@ -550,17 +546,15 @@ mod tests {
 
     #[tokio::test]
     async fn data_accepted_after_a_refused_recipient_is_ended_with_a_lone_dot() {
-        let (port, relay) = relay(
+        let (mut conn, relay) = relay(
+            EHLO_PIPELINING,
             vec![
-                commands(1, EHLO_PIPELINING),
-                commands(1, EHLO_PIPELINING),
                 commands(3, "250 ok\r\n451 4.3.0 try later\r\n354 go ahead\r\n"),
                 content(0, "554 5.5.1 no valid recipients\r\n"),
             ],
             false,
         )
         .await;
-        let mut conn = connect(port).await;
         let err = send(
             &mut conn,
             &to("a@example.org"),
