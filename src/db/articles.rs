@@ -39,12 +39,9 @@ pub struct NewArticle<'a> {
     pub created_at: NaiveDateTime,
 }
 
-/// Adds an article unless one with the same GUID exists; returns whether it was new.
+/// Adds an article unless a list would then see its GUID twice; returns whether it was new.
 pub fn insert_if_new(conn: &mut DbConnection, new: &NewArticle<'_>) -> QueryResult<bool> {
-    let exists: bool = diesel::select(diesel::dsl::exists(
-        articles::table.filter(articles::guid.eq(new.guid)),
-    ))
-    .get_result(conn)?;
+    let exists = !known_guids(conn, new.list_id, &[new.guid])?.is_empty();
     if exists {
         return Ok(false);
     }
@@ -55,6 +52,30 @@ pub fn insert_if_new(conn: &mut DbConnection, new: &NewArticle<'_>) -> QueryResu
         Ok(_) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// Which of `guids` a new article for `list_id` would repeat. The same GUID may be stored once
+/// per list (one feed bound to two lists fills both), but an article offered to every list (no
+/// list) takes its GUID from each list, and an article of any list keeps it from being offered
+/// to every list.
+pub fn known_guids(
+    conn: &mut DbConnection,
+    list_id: Option<i64>,
+    guids: &[&str],
+) -> QueryResult<Vec<String>> {
+    let same = articles::table
+        .filter(articles::guid.eq_any(guids))
+        .select(articles::guid);
+    match list_id {
+        Some(list_id) => same
+            .filter(
+                articles::list_id
+                    .eq(list_id)
+                    .or(articles::list_id.is_null()),
+            )
+            .load(conn),
+        None => same.load(conn),
     }
 }
 

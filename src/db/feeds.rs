@@ -144,10 +144,8 @@ pub fn record_success(
     let mut stored = 0;
     for chunk in new_articles.chunks(500) {
         let guids: Vec<&str> = chunk.iter().map(|a| a.guid).collect();
-        let known: Vec<String> = articles::table
-            .filter(articles::guid.eq_any(&guids))
-            .select(articles::guid)
-            .load(conn)?;
+        // One feed's articles all belong to its list.
+        let known = super::articles::known_guids(conn, chunk[0].list_id, &guids)?;
         for article in chunk.iter().filter(|a| !known.iter().any(|k| k == a.guid)) {
             stored += usize::from(insert_article(conn, article)?);
         }

@@ -464,6 +464,72 @@ async fn a_digest_for_the_list_carries_the_feeds_articles() {
     );
 }
 
+/// An article with no list: offered to every list's digests.
+fn for_every_list(guid: &str) -> db::articles::NewArticle<'_> {
+    let now = Utc::now().naive_utc();
+    db::articles::NewArticle {
+        list_id: None,
+        guid,
+        title: "Per tutti",
+        url: "https://example.org/tutti",
+        author: None,
+        summary: "",
+        language: "it",
+        image_url: None,
+        published_at: now,
+        created_at: now,
+    }
+}
+
+#[tokio::test]
+async fn one_feed_bound_to_two_lists_brings_its_items_to_both_once() {
+    let app = app().await;
+    app.create_list("economia", "Economia", true, true).await;
+    let server = HttpServer::start().await;
+    server.set("/economia.xml", Route::ok(RSS_TYPE, rss()));
+    let url = server.url("/economia.xml");
+    add_feed(&app, &url, "newsletter").await;
+    add_feed(&app, &url, "economia").await;
+    let polled = app.poller.drain().await.unwrap();
+    let new: Vec<usize> = polled
+        .iter()
+        .map(|p| p.outcome.clone().unwrap().new_articles)
+        .collect();
+    assert_eq!(new, [2, 2]);
+    for slug in ["newsletter", "economia"] {
+        let digest =
+            iscriviti::digests::create(&app.state.pool, ListSlug::parse(slug).unwrap(), None, None)
+                .await
+                .unwrap();
+        let (_, text, _) = iscriviti::digests::preview(&app.state, digest.id)
+            .await
+            .unwrap();
+        assert_eq!(text.matches(TITLE_1).count(), 1, "{slug}: {text}");
+        assert_eq!(text.matches(TITLE_2).count(), 1, "{slug}: {text}");
+    }
+
+    // An article offered to every list takes its GUID from each list, and the other way round.
+    let stored = articles(&app).await;
+    let repeated = stored[0].guid.clone();
+    let inserted = app
+        .db(move |c| db::articles::insert_if_new(c, &for_every_list(&repeated)))
+        .await;
+    assert!(!inserted, "the GUID is already in two lists");
+    let list_id = stored[0].list_id;
+    let fresh = app
+        .db(move |c| {
+            let guid = "https://example.org/tutti";
+            let first = db::articles::insert_if_new(c, &for_every_list(guid))?;
+            let bound = db::articles::NewArticle {
+                list_id,
+                ..for_every_list(guid)
+            };
+            Ok((first, db::articles::insert_if_new(c, &bound)?))
+        })
+        .await;
+    assert_eq!(fresh, (true, false), "offered to every list already");
+}
+
 #[tokio::test]
 async fn a_claimed_feed_is_not_claimed_again_until_its_lease_runs_out() {
     let app = app().await;

@@ -1,0 +1,2 @@
+DROP INDEX articles_scope_guid;
+ALTER TABLE articles ADD CONSTRAINT articles_guid_key UNIQUE (guid);
