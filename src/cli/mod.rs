@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::digests;
 use crate::domain::{parse_time_zone, Cadence, Lang, ListSlug, Sender, SubscriptionStatus};
-use crate::startup::{open_database, Application};
+use crate::startup::{open_database, Application, Services};
 use crate::subscriptions::{self, ListInput};
 use crate::telemetry;
 
@@ -120,15 +120,21 @@ pub enum SubscriberCommand {
         #[arg(long, default_value_t = 0)]
         offset: i64,
     },
+    /// Mail every pending subscriber of a list a fresh confirmation link (after an import with
+    /// --status pending, say), except those whose last link is still valid.
+    Remind {
+        #[arg(long)]
+        list: String,
+    },
 }
 
-/// Runs the parsed command.
 /// The command did its work but left some input out, as reported above it: the process exits
 /// with status 2, so a script can tell this from success (0) and from failure (1).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Incomplete(pub String);
 
+/// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     // Only `serve` logs to stdout: other commands print their result there (a table, a CSV).
@@ -255,13 +261,16 @@ async fn cadence_command(
 }
 
 async fn subscriber(settings: &Settings, cmd: SubscriberCommand) -> anyhow::Result<()> {
+    let (list, status, limit, offset) = match cmd {
+        SubscriberCommand::Ls {
+            list,
+            status,
+            limit,
+            offset,
+        } => (list, status, limit, offset),
+        SubscriberCommand::Remind { list } => return remind(settings, &list).await,
+    };
     let pool = open_database(settings).await?;
-    let SubscriberCommand::Ls {
-        list,
-        status,
-        limit,
-        offset,
-    } = cmd;
     let list_id = match list {
         Some(slug) => {
             let slug = ListSlug::parse(&slug)?;
@@ -303,6 +312,25 @@ async fn subscriber(settings: &Settings, cmd: SubscriberCommand) -> anyhow::Resu
             r.subscriber.name.unwrap_or_default(),
         );
     }
+    Ok(())
+}
+
+/// `subscriber remind`: queues the mails, then helps the outbox deliver them.
+async fn remind(settings: &Settings, list: &str) -> anyhow::Result<()> {
+    let slug = ListSlug::parse(list)?;
+    let services = Services::build(settings).await?;
+    let done = match subscriptions::remind_pending(&services.state, slug).await {
+        Err(subscriptions::UseCaseError::UnknownList) => {
+            anyhow::bail!("no list with the slug {list:?} (see `iscriviti list ls`)")
+        }
+        other => other?,
+    };
+    let sent = services.worker.drain().await?;
+    println!(
+        "asked {} pending subscribers of {list} to confirm ({} delivered now, {} to retry); \
+         skipped {} whose link is still valid and {} blocked",
+        done.asked, sent.sent, sent.retrying, done.recently, done.blocked
+    );
     Ok(())
 }
 

@@ -226,6 +226,25 @@ pub struct SubscriberRow {
     pub subscription: Subscription,
 }
 
+/// Up to `limit` subscribers with a pending subscription to `list_id`, by id after `after_id`
+/// (a page of a walk through them all).
+pub fn pending_on_list(
+    conn: &mut DbConnection,
+    list_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<Subscriber>> {
+    subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::list_id.eq(list_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()))
+        .filter(subscribers::id.gt(after_id))
+        .order(subscribers::id.asc())
+        .limit(limit)
+        .select(Subscriber::as_select())
+        .load(conn)
+}
+
 /// Subscriptions with their subscriber and list slug, filtered, newest first.
 pub fn search(
     conn: &mut DbConnection,

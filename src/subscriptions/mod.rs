@@ -7,6 +7,7 @@ mod export;
 mod import;
 mod lists;
 mod manage;
+mod remind;
 mod signup;
 
 pub use confirm::{confirm, peek_confirm, ConfirmError, LinkState};
@@ -18,6 +19,7 @@ pub use lists::{create_list, list_name, public_lists, seed_default_list, ListInp
 pub use manage::{
     erase, preferences, unsubscribe, update_preferences, PreferenceList, Preferences,
 };
+pub use remind::{remind_pending, Reminded};
 pub(crate) use signup::queue_transactional;
 pub use signup::{signup, SignupOutcome, SignupRequest};
 

@@ -60,47 +60,14 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
         other => other?,
     };
     // The mail is composed before the transaction so the write lock is held only for writes.
-    let (from, mail) = {
-        let names = chosen
-            .iter()
-            .map(|l| l.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let first = &chosen[0];
-        let from = Sender::from_parts(&first.from_name, &first.from_address)
-            .map_err(|e| UseCaseError::Mail(e.to_string()))?;
-        let reply_to = first
-            .reply_to
-            .as_deref()
-            .and_then(|r| Sender::parse(r).ok());
-        let rendered = state
-            .templates
-            .mail(
-                "confirm",
-                req.lang,
-                &minijinja::context! {
-                    name => req.name.as_ref().map(SubscriberName::as_str),
-                    list_names => names,
-                    confirm_url => confirm_url,
-                    expires_hours => ttl.num_hours(),
-                },
-            )
-            .map_err(|e| UseCaseError::Mail(e.to_string()))?;
-        let mail = compose(&MailParts {
-            from: &from,
-            reply_to: reply_to.as_ref(),
-            to: req.email.as_str(),
-            subject: &rendered.subject,
-            text: &rendered.text,
-            html: &rendered.html,
-            headers: vec![],
-            message_id: None,
-            eight_bit: false,
-            dkim: state.mail.dkim.as_deref(),
-        })
-        .map_err(|e| UseCaseError::Mail(e.to_string()))?;
-        (from, mail)
-    };
+    let (from, mail) = confirmation_mail(
+        state,
+        &chosen,
+        &req.email,
+        req.name.as_ref().map(SubscriberName::as_str),
+        req.lang,
+        &confirm_url,
+    )?;
 
     let masked = mask_email(req.email.as_str());
     let pending = std::sync::Arc::new(Pending {
@@ -138,6 +105,59 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
         state.outbox_wake.notify_one();
     }
     Ok(outcome)
+}
+
+/// The mail asking `email` to confirm their subscription to `lists` (the first one's sender
+/// signs it) through `confirm_url`.
+pub(crate) fn confirmation_mail(
+    state: &AppState,
+    lists: &[lists::List],
+    email: &SubscriberEmail,
+    name: Option<&str>,
+    lang: Lang,
+    confirm_url: &str,
+) -> Result<(Sender, ComposedMail), UseCaseError> {
+    let mail_error = |e: &dyn std::fmt::Display| UseCaseError::Mail(e.to_string());
+    let names = lists
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let first = lists.first().ok_or(UseCaseError::NoList)?;
+    let from =
+        Sender::from_parts(&first.from_name, &first.from_address).map_err(|e| mail_error(&e))?;
+    let reply_to = first
+        .reply_to
+        .as_deref()
+        .and_then(|r| Sender::parse(r).ok());
+    let ttl = Duration::seconds(state.settings.signup.confirm_ttl_secs);
+    let rendered = state
+        .templates
+        .mail(
+            "confirm",
+            lang,
+            &minijinja::context! {
+                name,
+                list_names => names,
+                confirm_url,
+                expires_hours => ttl.num_hours(),
+            },
+        )
+        .map_err(|e| mail_error(&e))?;
+    let mail = compose(&MailParts {
+        from: &from,
+        reply_to: reply_to.as_ref(),
+        to: email.as_str(),
+        subject: &rendered.subject,
+        text: &rendered.text,
+        html: &rendered.html,
+        headers: vec![],
+        message_id: None,
+        eight_bit: false,
+        dkim: state.mail.dkim.as_deref(),
+    })
+    .map_err(|e| mail_error(&e))?;
+    Ok((from, mail))
 }
 
 /// Everything a signup writes, prepared before the transaction.

@@ -401,3 +401,71 @@ async fn an_import_without_an_email_column_or_into_an_unknown_list_writes_nothin
     assert!(matches!(no_list, Err(TransferError::UnknownList(_))));
     assert_eq!(app.count("subscribers").await, 0);
 }
+
+#[tokio::test]
+async fn pending_imports_are_asked_to_confirm_once_in_their_language() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fiera.csv"),
+        "email,name\nattesa@example.org,Anna\nbloccato@example.org,\n",
+    )
+    .unwrap();
+    let args = [
+        "import",
+        "fiera.csv",
+        "--list",
+        "newsletter",
+        "--status",
+        "pending",
+    ];
+    cli(&app, dir.path(), &args);
+    // A blocked reader is not mailed; a reader who signed up by the form keeps their link.
+    app.db(|c| {
+        diesel::update(subscribers::table.filter(subscribers::email.eq("bloccato@example.org")))
+            .set(subscribers::blocked.eq(true))
+            .execute(c)
+    })
+    .await;
+    app.pending_signup("modulo@example.org", "newsletter").await;
+
+    let slug = || ListSlug::parse("newsletter").unwrap();
+    let done = subscriptions::remind_pending(&app.state, slug())
+        .await
+        .unwrap();
+    assert_eq!((done.asked, done.recently, done.blocked), (1, 1, 1));
+    app.worker.drain().await.unwrap();
+    let mails = app.mails(2).await;
+    let mail = &mails[1];
+    assert_eq!(mail.rcpt_to, ["attesa@example.org"]);
+    assert_eq!(
+        mail.parsed().subject(),
+        Some("Conferma l’iscrizione: Newsletter")
+    );
+    assert!(mail.parsed().body_text(0).unwrap().contains("Anna"));
+
+    let path = app.path_of(&crate::helpers::confirm_link(mail));
+    let token = path
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let res = app.post_form("/confirm", &format!("token={token}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.status_of("attesa@example.org", "newsletter")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+
+    // Run again: the one left pending (from the form) still has a valid link.
+    let again = subscriptions::remind_pending(&app.state, slug())
+        .await
+        .unwrap();
+    assert_eq!((again.asked, again.recently, again.blocked), (0, 1, 1));
+    app.worker.drain().await.unwrap();
+    assert_eq!(app.smtp.received().len(), 2, "nobody is mailed twice");
+}

@@ -1,0 +1,83 @@
+//! Asking a list's pending subscribers to confirm: what makes an import with `--status pending`
+//! useful, since those readers never went through the signup form.
+
+use chrono::{Duration, Utc};
+
+use super::signup::{confirmation_mail, queue_transactional, CONFIRM_KIND, CONFIRM_PURPOSE};
+use super::UseCaseError;
+use crate::db::{self, lists, outbox, subscribers, tokens};
+use crate::domain::{Lang, ListSlug, SubscriberEmail, Token};
+use crate::startup::AppState;
+
+/// Subscribers handled per transaction; their mails are composed before it opens.
+const PAGE: i64 = 500;
+
+/// What `remind_pending` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reminded {
+    /// Confirmation mails queued.
+    pub asked: usize,
+    /// Pending subscribers skipped: a confirmation link sent to them is still valid.
+    pub recently: usize,
+    /// Pending subscribers skipped: blocked by an admin.
+    pub blocked: usize,
+}
+
+/// Queues a confirmation mail (a fresh link, in the subscriber's language) for every pending
+/// subscriber of `slug`, except those blocked and those whose last link has not expired yet,
+/// so running it twice does not mail anyone twice.
+pub async fn remind_pending(state: &AppState, slug: ListSlug) -> Result<Reminded, UseCaseError> {
+    let list = db::run(&state.pool, move |conn| {
+        Ok::<_, db::DbError>(lists::by_slug(conn, slug.as_str())?)
+    })
+    .await?
+    .ok_or(UseCaseError::UnknownList)?;
+    let ttl = Duration::seconds(state.settings.signup.confirm_ttl_secs);
+    let mut done = Reminded::default();
+    let mut after = 0;
+    loop {
+        let list_id = list.id;
+        let page = db::run(&state.pool, move |conn| {
+            Ok::<_, db::DbError>(subscribers::pending_on_list(conn, list_id, after, PAGE)?)
+        })
+        .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let mut mails = Vec::with_capacity(page.len());
+        for s in page {
+            if s.blocked {
+                done.blocked += 1;
+                continue;
+            }
+            let email = SubscriberEmail::parse(&s.email)?;
+            let lang = Lang::parse(&s.language).unwrap_or_default();
+            let token = Token::generate();
+            let url = state.links.confirm(&token, lang);
+            let lists = std::slice::from_ref(&list);
+            let (from, mail) =
+                confirmation_mail(state, lists, &email, s.name.as_deref(), lang, &url)?;
+            mails.push((s.id, email, token.hash(), from, mail));
+        }
+        let (asked, recently) = db::write(&state.pool, move |conn| {
+            let now = Utc::now().naive_utc();
+            let (mut asked, mut recently) = (0, 0);
+            for (id, email, token_hash, from, mail) in &mails {
+                if outbox::count_recent(conn, *id, CONFIRM_KIND, now - ttl)? > 0 {
+                    recently += 1;
+                    continue;
+                }
+                tokens::insert(conn, token_hash, *id, CONFIRM_PURPOSE, now, now + ttl)?;
+                queue_transactional(conn, CONFIRM_KIND, Some(*id), from, email.as_str(), mail)?;
+                asked += 1;
+            }
+            Ok::<_, UseCaseError>((asked, recently))
+        })
+        .await?;
+        done.asked += asked;
+        done.recently += recently;
+    }
+    if done.asked > 0 {
+        state.outbox_wake.notify_one();
+    }
+    Ok(done)
+}
