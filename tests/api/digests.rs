@@ -365,3 +365,24 @@ async fn a_confirmation_mail_does_not_wait_behind_a_running_digest() {
         .wait_for(121, std::time::Duration::from_secs(20))
         .await;
 }
+
+#[tokio::test]
+async fn the_per_domain_cap_spaces_a_domains_messages() {
+    let app = spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.delivery.enabled = false;
+        s.delivery.per_domain_per_second = 4;
+    })
+    .await;
+    // Six readers, all at example.org: slots 0, 0.25 ... 1.25 s.
+    app.seed_confirmed("newsletter", 6).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    app.start_digest("newsletter", "Oggi").await;
+    let started = std::time::Instant::now();
+    let sent = app.engine.drain().await.unwrap();
+    assert_eq!(sent.sent, 6);
+    assert_eq!(app.smtp.received().len(), 6);
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_millis(1200), "{took:?}");
+}
