@@ -39,9 +39,10 @@ pub struct Connection {
     pub smtp: AsyncSmtpConnection,
     pipelining: bool,
     eight_bit: bool,
-    /// A message whose MAIL, RCPT and DATA went out with the previous content, and how the
-    /// relay answered them (Ok: it waits for this message's content).
-    announced: Option<(Envelope, Result<(), SendError>)>,
+    /// A message whose MAIL, RCPT and DATA went out with the previous content; their replies
+    /// are read when its turn comes, so a slow answer to them never delays (or, through a
+    /// timeout, fails) the message before it, which the relay has already accepted.
+    announced: Option<Envelope>,
     /// Every reply has been read and the relay waits for no content: QUIT may be sent, and
     /// the connection may be reused.
     settled: bool,
@@ -92,7 +93,11 @@ impl Connection {
             ));
         }
         match self.announced.take() {
-            Some((announced, outcome)) if announced == *this => outcome?,
+            Some(announced) if announced == *this => {
+                self.settled = false;
+                let mail = self.smtp.read_response().await;
+                self.rest_of_group(mail).await?;
+            }
             Some(_) => {
                 return Err(SendError::Temporary(
                     "the relay was expecting another message".into(),
@@ -114,9 +119,7 @@ impl Connection {
             .command(written(content, Some(group)))
             .await
             .map_err(classify)?;
-        let first = self.smtp.read_response().await;
-        let outcome = self.rest_of_group(first).await;
-        self.announced = Some((next.clone(), outcome));
+        self.announced = Some(next.clone());
         Ok(())
     }
 
@@ -135,10 +138,10 @@ impl Connection {
             self.smtp.command(rcpt).await?;
             self.smtp.command(Data).await
         };
-        let outcome = lock_step.await.map(drop).map_err(classify);
-        // A refusal leaves the relay between transactions.
-        self.settled = outcome.is_err();
-        outcome
+        let outcome = lock_step.await.map(drop);
+        // A refusal (a reply, not a broken connection) leaves the relay between transactions.
+        self.settled = outcome.as_ref().is_err_and(is_reply);
+        outcome.map_err(classify)
     }
 
     /// Given the reply to MAIL, reads those to RCPT and DATA. Every reply is read even after
@@ -157,11 +160,13 @@ impl Connection {
         let Some(first) = refused else {
             return data.map(drop).map_err(classify);
         };
+        let mut settled = is_reply(&first) && data.as_ref().err().map_or(true, is_reply);
         if data.is_ok() {
             // The relay's answer to an empty message to nobody says nothing about this one.
-            let _ = self.smtp.command(".\r\n").await;
+            let dot = self.smtp.command(".\r\n").await;
+            settled &= dot.as_ref().err().map_or(true, is_reply);
         }
-        self.settled = true;
+        self.settled = settled;
         Err(classify(first))
     }
 
@@ -230,6 +235,11 @@ impl Display for Group {
     }
 }
 
+/// Whether `e` is the relay's answer (4xx or 5xx), as opposed to a broken or garbled exchange.
+fn is_reply(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_transient() || e.is_permanent()
+}
+
 /// 5xx answers are permanent; everything else (4xx, I/O, TLS, timeouts) is worth a retry.
 pub fn classify(e: lettre::transport::smtp::Error) -> SendError {
     if e.is_permanent() {
@@ -265,6 +275,8 @@ mod tests {
         content: bool,
         lines: usize,
         reply: &'static str,
+        /// Answer only once this fires.
+        hold: Option<tokio::sync::oneshot::Receiver<()>>,
     }
 
     fn commands(lines: usize, reply: &'static str) -> Step {
@@ -272,6 +284,7 @@ mod tests {
             content: false,
             lines,
             reply,
+            hold: None,
         }
     }
 
@@ -280,6 +293,7 @@ mod tests {
             content: true,
             lines: then,
             reply,
+            hold: None,
         }
     }
 
@@ -316,6 +330,9 @@ mod tests {
                 if strict {
                     let more = tokio::time::timeout(Duration::from_millis(50), read.fill_buf());
                     assert!(more.await.is_err(), "the client sent before the reply");
+                }
+                if let Some(hold) = step.hold {
+                    hold.await.unwrap();
                 }
                 write.write_all(step.reply.as_bytes()).await.unwrap();
             }
@@ -419,6 +436,36 @@ mod tests {
             group("b@example.org")
         );
         assert!(seen.ends_with(&expected), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn a_message_is_done_on_its_own_reply_whatever_the_next_group_awaits() {
+        // The relay accepts a's content at once but holds its answers to b's MAIL, RCPT and
+        // DATA: sending a must not wait for them (a timeout there would retry an accepted a).
+        let (release, hold) = tokio::sync::oneshot::channel();
+        let (mut conn, relay) = relay(
+            EHLO_PIPELINING,
+            vec![
+                commands(3, "250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+                content(3, "250 queued a\r\n"),
+                Step {
+                    hold: Some(hold),
+                    ..commands(0, "250 ok\r\n250 ok\r\n354 go ahead\r\n")
+                },
+                content(0, "250 queued b\r\n"),
+            ],
+            false,
+        )
+        .await;
+        let (a, b) = (to("a@example.org"), to("b@example.org"));
+        send(&mut conn, &a, "Subject: a\r\n\r\nA\r\n", Some(&b))
+            .await
+            .unwrap();
+        release.send(()).unwrap();
+        send(&mut conn, &b, "Subject: b\r\n\r\nB\r\n", None)
+            .await
+            .unwrap();
+        assert!(relay.await.unwrap().ends_with("B\r\n.\r\n"));
     }
 
     #[tokio::test]
