@@ -338,11 +338,10 @@ async fn worker(
             Err(settled) => done.push(settled),
         }
     };
-    let mut next = next_ready(&mut done);
-    if next.is_none() {
-        return done;
-    }
+    // The connection first: a message's slot under the rate caps is taken when it is built,
+    // which must not happen while waiting for a connection another batch holds.
     let mut session = engine.transport.session().await;
+    let mut next = next_ready(&mut done);
     while let Some(this) = next.take() {
         if *shutdown.borrow() {
             done.push((this.delivery, Outcome::Released));

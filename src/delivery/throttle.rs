@@ -32,21 +32,33 @@ impl Throttle {
             return None;
         }
         let now = Instant::now();
+        // Always this order: per domain, then global.
+        let mut domains = self
+            .per_domain
+            .as_ref()
+            .map(|(step, m)| (*step, m.lock().expect("throttle lock")));
+        let mut global = self
+            .global
+            .as_ref()
+            .map(|(step, m)| (*step, m.lock().expect("throttle lock")));
+        // The slot is the first moment both caps allow; then each cap counts on from it (were
+        // the domain's next slot set before the global cap pushed this one later, two messages
+        // to the domain could follow each other closer than its cap allows).
         let mut at = now;
-        if let Some((step, next)) = &self.per_domain {
-            let mut next = next.lock().expect("throttle lock");
+        if let Some((_, next)) = &mut domains {
             if next.len() > 100_000 {
-                let now = Instant::now();
                 next.retain(|_, t| *t > now);
             }
-            let slot = next.entry(domain.to_owned()).or_insert(at);
-            at = at.max(*slot);
-            *slot = at + *step;
+            at = at.max(next.get(domain).copied().unwrap_or(now));
         }
-        if let Some((step, next)) = &self.global {
-            let mut next = next.lock().expect("throttle lock");
-            at = at.max(*next);
-            *next = at + *step;
+        if let Some((_, next)) = &global {
+            at = at.max(**next);
+        }
+        if let Some((step, next)) = &mut domains {
+            next.insert(domain.to_owned(), at + *step);
+        }
+        if let Some((step, next)) = &mut global {
+            **next = at + *step;
         }
         // A timer, even one already due, waits for the next tick of the timer wheel (up to
         // 1 ms): only sleep when there is something to wait for.
@@ -81,5 +93,18 @@ mod tests {
             admit(&g, d).await;
         }
         assert_eq!(start.elapsed(), Duration::from_millis(200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_backlog_does_not_squeeze_a_domains_messages_together() {
+        // 10/s overall, 2/s per domain: seven messages to other domains make a 700 ms backlog,
+        // and two messages to one domain still come 500 ms apart.
+        let t = Throttle::new(10, 2);
+        for d in ["a.it", "b.it", "c.it", "d.it", "e.it", "f.it", "g.it"] {
+            t.reserve(d);
+        }
+        let first = t.reserve("posta.it").unwrap();
+        let second = t.reserve("posta.it").unwrap();
+        assert_eq!(second - first, Duration::from_millis(500));
     }
 }
