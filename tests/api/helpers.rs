@@ -171,6 +171,18 @@ impl TestApp {
         self.path_of(&confirm_link(&mails[before]))
     }
 
+    /// Posts the token of a confirmation link's `path` (`/confirm?token=...`), as its page does.
+    pub async fn confirm(&self, path: &str) -> reqwest::Response {
+        let token = path
+            .split("token=")
+            .nth(1)
+            .expect("a token in the link")
+            .split('&')
+            .next()
+            .unwrap();
+        self.post_form("/confirm", &format!("token={token}")).await
+    }
+
     /// Signs up and confirms; returns (subscriber id, list id).
     pub async fn confirmed_subscriber(
         &self,
@@ -178,16 +190,7 @@ impl TestApp {
         list: &'static str,
     ) -> (i64, i64) {
         let path = self.pending_signup(email, list).await;
-        let token = path
-            .split("token=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_owned();
-        let res = self.post_form("/confirm", &format!("token={token}")).await;
-        assert_eq!(res.status(), 200);
+        assert_eq!(self.confirm(&path).await.status(), 200);
         self.db(move |c| {
             let s = db::subscribers::by_email(c, email)?.unwrap();
             let l = db::lists::by_slug(c, list)?.unwrap();

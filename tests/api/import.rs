@@ -445,15 +445,7 @@ async fn pending_imports_are_asked_to_confirm_once_in_their_language() {
     assert!(mail.parsed().body_text(0).unwrap().contains("Anna"));
 
     let path = app.path_of(&crate::helpers::confirm_link(mail));
-    let token = path
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
-    let res = app.post_form("/confirm", &format!("token={token}")).await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(app.confirm(&path).await.status(), 200);
     assert_eq!(
         app.status_of("attesa@example.org", "newsletter")
             .await
