@@ -138,10 +138,10 @@ impl Transport {
         name_hint: &str,
         body: &[u8],
     ) -> Result<(), SendError> {
-        match self {
-            Transport::Smtp(pool) => pool.send(sender, recipient, body).await,
-            Transport::File(files) => files.write(name_hint, body).await,
-        }
+        let mut session = self.session().await;
+        let sent = session.send(sender, recipient, name_hint, body, None).await;
+        session.finish().await;
+        sent
     }
 
     /// A run of messages sent one after another (over one SMTP connection).

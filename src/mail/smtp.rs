@@ -46,15 +46,6 @@ impl SmtpPool {
         self.size
     }
 
-    /// Sends one message, opening a connection if no idle one is left.
-    pub async fn send(&self, sender: &str, recipient: &str, body: &[u8]) -> Result<(), SendError> {
-        let envelope = envelope(sender, recipient)?;
-        let mut session = self.session().await;
-        let sent = session.send(&envelope, body, None).await;
-        session.finish().await;
-        sent
-    }
-
     /// One connection's worth of sending, for a run of messages one after another.
     pub async fn session(&self) -> Session<'_> {
         let permit = self

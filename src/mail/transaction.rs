@@ -94,7 +94,6 @@ impl Connection {
         }
         match self.announced.take() {
             Some(announced) if announced == *this => {
-                self.settled = false;
                 let mail = self.smtp.read_response().await;
                 self.rest_of_group(mail).await?;
             }
