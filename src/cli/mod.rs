@@ -261,15 +261,24 @@ async fn cadence_command(
 }
 
 async fn subscriber(settings: &Settings, cmd: SubscriberCommand) -> anyhow::Result<()> {
-    let (list, status, limit, offset) = match cmd {
+    match cmd {
         SubscriberCommand::Ls {
             list,
             status,
             limit,
             offset,
-        } => (list, status, limit, offset),
-        SubscriberCommand::Remind { list } => return remind(settings, &list).await,
-    };
+        } => subscriber_ls(settings, list, status, limit, offset).await,
+        SubscriberCommand::Remind { list } => remind(settings, &list).await,
+    }
+}
+
+async fn subscriber_ls(
+    settings: &Settings,
+    list: Option<String>,
+    status: Option<SubscriptionStatus>,
+    limit: i64,
+    offset: i64,
+) -> anyhow::Result<()> {
     let pool = open_database(settings).await?;
     let list_id = match list {
         Some(slug) => {
