@@ -37,16 +37,29 @@ pub async fn remind_pending(state: &AppState, slug: ListSlug) -> Result<Reminded
     let mut after = 0;
     loop {
         let list_id = list.id;
+        let since = Utc::now().naive_utc() - ttl;
+        // Who was mailed a link that is still valid is known before composing; the write
+        // transaction checks again (a signup may have mailed one since).
         let page = db::run(&state.pool, move |conn| {
-            Ok::<_, db::DbError>(subscribers::pending_on_list(conn, list_id, after, PAGE)?)
+            let page = subscribers::pending_on_list(conn, list_id, after, PAGE)?;
+            let mut fresh = Vec::with_capacity(page.len());
+            for s in page {
+                let recent = outbox::count_recent(conn, s.id, CONFIRM_KIND, since)? > 0;
+                fresh.push((s, recent));
+            }
+            Ok::<_, db::DbError>(fresh)
         })
         .await?;
-        let Some(last) = page.last() else { break };
+        let Some((last, _)) = page.last() else { break };
         after = last.id;
         let mut mails = Vec::with_capacity(page.len());
-        for s in page {
+        for (s, recent) in page {
             if s.blocked {
                 done.blocked += 1;
+                continue;
+            }
+            if recent {
+                done.recently += 1;
                 continue;
             }
             let email = SubscriberEmail::parse(&s.email)?;
@@ -57,6 +70,9 @@ pub async fn remind_pending(state: &AppState, slug: ListSlug) -> Result<Reminded
             let (from, mail) =
                 confirmation_mail(state, lists, &email, s.name.as_deref(), lang, &url)?;
             mails.push((s.id, email, token.hash(), from, mail));
+        }
+        if mails.is_empty() {
+            continue;
         }
         let (asked, recently) = db::write(&state.pool, move |conn| {
             let now = Utc::now().naive_utc();
