@@ -310,7 +310,7 @@ struct Ready {
     delivery: deliveries::ClaimedDelivery,
     prepared: Arc<PreparedDigest>,
     to: String,
-    message: Vec<u8>,
+    message: String,
     /// When its slot under the rate caps comes, if later than when it was taken.
     not_before: Option<tokio::time::Instant>,
 }
@@ -403,7 +403,7 @@ fn ready(
     Ok(Ready {
         not_before: inner.throttle.reserve(domain),
         to: to.email.clone(),
-        message: mail.bytes,
+        message: mail.content,
         delivery,
         prepared,
     })

@@ -219,6 +219,9 @@ async fn deliver(inner: &Inner, mail: &outbox::Claimed) -> Outcome {
     let Some(body) = mail.body.as_deref() else {
         return Outcome::Failed("the message body is gone (erased before delivery)".into());
     };
+    let Ok(body) = std::str::from_utf8(body) else {
+        return Outcome::Failed("the stored message is not UTF-8".into());
+    };
     let name = format!("{:08}", mail.id);
     match inner
         .transport

@@ -4,6 +4,7 @@
 mod add;
 mod render;
 mod schedule;
+mod stencil;
 
 pub use add::{add_article, Added};
 pub use render::{PreparedDigest, RecipientView};

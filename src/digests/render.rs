@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
+use super::stencil::{Personal, Stencil, MARKERS};
 use crate::db::{self, lists, DbConnection};
 use crate::domain::{Lang, Sender};
 use crate::links::Links;
-use crate::mail::{compose, ComposedMail, MailOptions, MailParts};
+use crate::mail::{
+    compose, new_message_id, ComposedMail, Envelope, Letterhead, MailOptions, MailParts,
+};
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
@@ -27,6 +30,25 @@ pub struct PreparedDigest {
     /// The same for the HTML part.
     html_ctx: Value,
     options: MailOptions,
+    /// The fast way to each reader's copy, when it gives what the templates give.
+    bulk: Option<Bulk>,
+}
+
+/// A digest's headers and bodies formatted once: text and HTML stencils for readers without a
+/// name and with one (the greeting differs).
+struct Bulk {
+    letterhead: Letterhead,
+    anonymous: (Stencil, Stencil),
+    named: (Stencil, Stencil),
+}
+
+/// What a digest is made of, as stored.
+#[derive(Clone, Copy)]
+struct Draft<'a> {
+    digest_id: i64,
+    subject: &'a str,
+    list: &'a lists::List,
+    articles: &'a [db::articles::Article],
 }
 
 /// One recipient's part of a digest.
@@ -62,6 +84,27 @@ impl PreparedDigest {
             .next()
             .ok_or(UseCaseError::UnknownList)?;
         let articles = db::digests::articles_of(conn, digest_id)?;
+        let draft = Draft {
+            digest_id,
+            subject: &digest.subject,
+            list: &list,
+            articles: &articles,
+        };
+        Ok(Arc::new(Self::new(templates, links, options, &draft)?))
+    }
+
+    fn new(
+        templates: &Templates,
+        links: &Links,
+        options: &MailOptions,
+        draft: &Draft<'_>,
+    ) -> Result<Self, UseCaseError> {
+        let Draft {
+            digest_id,
+            subject,
+            list,
+            articles,
+        } = *draft;
         let lang = Lang::parse(&list.language).unwrap_or_default();
         let date_format = match lang {
             Lang::It => "%d/%m/%Y",
@@ -81,11 +124,7 @@ impl PreparedDigest {
         let sender = Sender::from_parts(&list.from_name, &list.from_address)?;
         let reply_to = list.reply_to.as_deref().map(Sender::parse).transpose()?;
         let subject = templates
-            .mail_subject(
-                "digest",
-                lang,
-                &minijinja::context! { subject => &digest.subject },
-            )
+            .mail_subject("digest", lang, &minijinja::context! { subject => subject })
             .map_err(|e| UseCaseError::Mail(e.to_string()))?;
         let (articles_text, articles_html) = templates
             .mail_fragment(
@@ -96,18 +135,68 @@ impl PreparedDigest {
             )
             .map_err(|e| UseCaseError::Mail(e.to_string()))?;
         let shared = |articles| minijinja::context! { subject => &subject, list_name => &list.name, articles => articles };
-        Ok(Arc::new(Self {
+        let mut prepared = Self {
             digest_id,
             list_id: list.id,
             lang,
-            list_id_header: list_id_header(&list, links.host()),
+            list_id_header: list_id_header(list, links.host()),
             text_ctx: shared(articles_text),
             html_ctx: shared(articles_html),
             subject,
             sender,
             reply_to,
             options: options.clone(),
-        }))
+            bulk: None,
+        };
+        prepared.bulk = prepared.bulk(templates);
+        if prepared.bulk.is_none() && prepared.options.dkim.is_none() {
+            tracing::warn!(
+                digest_id,
+                "digest bodies rendered per reader: the one-pass rendering did not match"
+            );
+        }
+        Ok(prepared)
+    }
+
+    /// Formats the shared parts once, and keeps them only if two sample readers (one without a
+    /// name, one whose name needs escaping) get exactly what the templates give them. DKIM-signed
+    /// mail is built by lettre, which signs it.
+    fn bulk(&self, templates: &Templates) -> Option<Bulk> {
+        if self.options.dkim.is_some() {
+            return None;
+        }
+        let stencils = |name| {
+            let markers = Personal { name, ..MARKERS };
+            let (text, html) = self.render_bodies(templates, &markers).ok()?;
+            Some((Stencil::parse(&text, false)?, Stencil::parse(&html, true)?))
+        };
+        let bulk = Bulk {
+            letterhead: Letterhead::new(
+                &self.sender,
+                self.reply_to.as_ref(),
+                &self.subject,
+                &self.shared_headers(),
+            ),
+            anonymous: stencils(None)?,
+            named: stencils(MARKERS.name)?,
+        };
+        for name in [None, Some("Zoë <O'Brien> & \"co\"/")] {
+            let sample = Personal {
+                name,
+                unsubscribe_url: "https://example.org/unsubscribe/1.2.x?a=b&c=d",
+                preferences_url: "https://example.org/preferences/1.x",
+            };
+            let (text, html) = self.render_bodies(templates, &sample).ok()?;
+            let (text_stencil, html_stencil) = bulk.stencils(name);
+            for (stencil, expected) in [(text_stencil, text), (html_stencil, html)] {
+                let mut out = String::new();
+                stencil.write(&mut out, &sample);
+                if out != crate::mail::crlf_lines(&expected).0 {
+                    return None;
+                }
+            }
+        }
+        Some(bulk)
     }
 
     /// Text and HTML for one recipient.
@@ -128,10 +217,24 @@ impl PreparedDigest {
         to: &RecipientView<'_>,
         unsubscribe_url: &str,
     ) -> Result<(String, String), UseCaseError> {
-        let personal = minijinja::context! {
-            name => to.name,
+        let preferences_url = links.preferences(to.subscriber_id);
+        let personal = Personal {
+            name: to.name,
             unsubscribe_url,
-            preferences_url => links.preferences(to.subscriber_id),
+            preferences_url: &preferences_url,
+        };
+        self.render_bodies(templates, &personal)
+    }
+
+    fn render_bodies(
+        &self,
+        templates: &Templates,
+        reader: &Personal<'_>,
+    ) -> Result<(String, String), UseCaseError> {
+        let personal = minijinja::context! {
+            name => reader.name,
+            unsubscribe_url => reader.unsubscribe_url,
+            preferences_url => reader.preferences_url,
         };
         let text = minijinja::context! { ..personal.clone(), ..self.text_ctx.clone() };
         let html = minijinja::context! { ..personal, ..self.html_ctx.clone() };
@@ -148,12 +251,17 @@ impl PreparedDigest {
         to: &RecipientView<'_>,
     ) -> Result<ComposedMail, UseCaseError> {
         let unsubscribe = links.unsubscribe(to.subscriber_id, self.list_id);
-        let (text, html) = self.bodies_with(templates, links, to, &unsubscribe)?;
         // RFC 2369: the https link first; a mailto as well for mail programs without RFC 8058.
         let list_unsubscribe = match &self.options.unsubscribe_mailto {
             Some(mailbox) => format!("<{unsubscribe}>, <mailto:{mailbox}?subject=unsubscribe>"),
             None => format!("<{unsubscribe}>"),
         };
+        if let Some(mail) = self.compose_bulk(links, to, &unsubscribe, &list_unsubscribe) {
+            return Ok(mail);
+        }
+        let (text, html) = self.bodies_with(templates, links, to, &unsubscribe)?;
+        let mut headers = self.shared_headers();
+        headers.insert(1, ("List-Unsubscribe", list_unsubscribe));
         compose(&MailParts {
             from: &self.sender,
             reply_to: self.reply_to.as_ref(),
@@ -161,19 +269,77 @@ impl PreparedDigest {
             subject: &self.subject,
             text: &text,
             html: &html,
-            headers: vec![
-                ("List-Id", self.list_id_header.clone()),
-                ("List-Unsubscribe", list_unsubscribe),
-                (
-                    "List-Unsubscribe-Post",
-                    "List-Unsubscribe=One-Click".to_owned(),
-                ),
-            ],
+            headers,
             message_id: to.message_id,
             eight_bit: true,
             dkim: self.options.dkim.as_deref(),
         })
         .map_err(|e| UseCaseError::Mail(e.to_string()))
+    }
+
+    /// The copy from the parts formatted once; None when this reader's copy needs the general
+    /// composer (no bulk parts, a non-ASCII address, a line that would grow too long).
+    fn compose_bulk(
+        &self,
+        links: &Links,
+        to: &RecipientView<'_>,
+        unsubscribe_url: &str,
+        list_unsubscribe: &str,
+    ) -> Option<ComposedMail> {
+        let bulk = self.bulk.as_ref()?;
+        // An empty name reads as none, as it does in the templates.
+        let name = to.name.filter(|n| !n.is_empty());
+        if !to.email.is_ascii() || !name.map_or(true, |n| bulk.letterhead.admits(n)) {
+            return None;
+        }
+        let preferences_url = links.preferences(to.subscriber_id);
+        let reader = Personal {
+            name,
+            unsubscribe_url,
+            preferences_url: &preferences_url,
+        };
+        let message_id = match to.message_id {
+            Some(id) => id.to_owned(),
+            None => new_message_id(self.sender.domain()),
+        };
+        let envelope = Envelope {
+            to: to.email,
+            message_id: &message_id,
+            list_unsubscribe,
+        };
+        let (text, html) = bulk.stencils(name);
+        let (mut text_fits, mut html_fits) = (false, false);
+        let content = bulk.letterhead.write(
+            &envelope,
+            |out| text_fits = text.write(out, &reader),
+            |out| html_fits = html.write(out, &reader),
+            text.len() + html.len() + 1024,
+        );
+        (text_fits && html_fits).then_some(ComposedMail {
+            message_id,
+            content,
+        })
+    }
+
+    /// List-Id and List-Unsubscribe-Post: the list headers every reader's copy shares.
+    fn shared_headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("List-Id", self.list_id_header.clone()),
+            (
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".to_owned(),
+            ),
+        ]
+    }
+}
+
+impl Bulk {
+    fn stencils(&self, name: Option<&str>) -> (&Stencil, &Stencil) {
+        let (text, html) = match name {
+            Some(_) => &self.named,
+            None => &self.anonymous,
+        };
+        (text, html)
     }
 }
 
@@ -191,3 +357,7 @@ fn list_id_header(list: &lists::List, host: &str) -> String {
         id
     }
 }
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

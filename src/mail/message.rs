@@ -34,7 +34,8 @@ pub struct MailParts<'a> {
 pub struct ComposedMail {
     /// `<random@sender-domain>`, recorded so a bounce or complaint can be traced back.
     pub message_id: String,
-    pub bytes: Vec<u8>,
+    /// The whole RFC 5322 message, CRLF line endings.
+    pub content: String,
 }
 
 /// Why a message could not be built (an address that is not one; never user-facing input,
@@ -45,38 +46,46 @@ pub enum ComposeError {
     Recipient,
     #[error("could not build the message: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error("the message is not UTF-8")]
+    Encoding,
 }
 
 /// The longest line SMTP carries (RFC 5321 4.5.3.1.6), without its CRLF.
-const MAX_LINE: usize = 998;
+pub const MAX_LINE: usize = 998;
 
-/// `s` as an 8bit body with CRLF line endings, or None when a line is longer than SMTP allows.
-/// (lettre's own chooser only picks 8bit for lines under 76 characters, the quoted-printable
-/// limit, which no real HTML meets.)
-fn eight_bit_body(s: &str) -> Option<Body> {
-    let mut buf = Vec::with_capacity(s.len() + s.len() / 16);
+/// `s` with CRLF line endings, every line ended (as a MIME body), and its longest line's length.
+pub fn crlf_lines(s: &str) -> (String, usize) {
+    let mut buf = String::with_capacity(s.len() + s.len() / 16);
+    let mut longest = 0;
     for line in s.lines() {
-        if line.len() > MAX_LINE {
-            return None;
-        }
-        buf.extend_from_slice(line.as_bytes());
-        buf.extend_from_slice(b"\r\n");
+        longest = longest.max(line.len());
+        buf.push_str(line);
+        buf.push_str("\r\n");
     }
-    Some(Body::dangerous_pre_encoded(
-        buf,
-        ContentTransferEncoding::EightBit,
-    ))
+    (buf, longest)
+}
+
+/// `s` as an 8bit body, or None when a line is longer than SMTP allows. (lettre's own chooser
+/// only picks 8bit for lines under 76 characters, the quoted-printable limit, which no real
+/// HTML meets.)
+fn eight_bit_body(s: &str) -> Option<Body> {
+    let (buf, longest) = crlf_lines(s);
+    (longest <= MAX_LINE)
+        .then(|| Body::dangerous_pre_encoded(buf.into_bytes(), ContentTransferEncoding::EightBit))
+}
+
+/// A fresh `<random@domain>` Message-ID.
+pub fn new_message_id(domain: &str) -> String {
+    let mut id = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut id);
+    format!("<{}@{domain}>", hex::encode(id))
 }
 
 /// Builds a multipart/alternative message with a fresh Message-ID and the current Date.
 pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
     let message_id = match parts.message_id {
         Some(id) => id.to_owned(),
-        None => {
-            let mut id = [0u8; 16];
-            rand::thread_rng().fill_bytes(&mut id);
-            format!("<{}@{}>", hex::encode(id), parts.from.domain())
-        }
+        None => new_message_id(parts.from.domain()),
     };
     let to: Mailbox = Mailbox::new(None, parts.to.parse().map_err(|_| ComposeError::Recipient)?);
     let mut builder = Message::builder()
@@ -119,6 +128,6 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
     }
     Ok(ComposedMail {
         message_id,
-        bytes: message.formatted(),
+        content: String::from_utf8(message.formatted()).map_err(|_| ComposeError::Encoding)?,
     })
 }

@@ -1,13 +1,15 @@
 //! Outgoing mail: building standards-compliant messages, and the transports that carry them.
 
+mod bulk;
 mod dkim;
 mod file;
 mod message;
 mod smtp;
 mod transaction;
 
+pub use bulk::{Envelope, Letterhead};
 pub use dkim::{DkimError, DkimSigner};
-pub use message::{compose, ComposedMail, MailParts};
+pub use message::{compose, crlf_lines, new_message_id, ComposedMail, MailParts, MAX_LINE};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,7 +73,7 @@ impl Session<'_> {
         sender: &str,
         recipient: &str,
         name_hint: &str,
-        body: &[u8],
+        body: &str,
         next: Next<'_>,
     ) -> Result<(), SendError> {
         match self {
@@ -81,7 +83,7 @@ impl Session<'_> {
                 let next = next.and_then(|(s, r)| smtp::envelope(s, r).ok());
                 session.send(&this, body, next.as_ref()).await
             }
-            Session::File(files) => files.write(name_hint, body).await,
+            Session::File(files) => files.write(name_hint, body.as_bytes()).await,
         }
     }
 
@@ -136,7 +138,7 @@ impl Transport {
         sender: &str,
         recipient: &str,
         name_hint: &str,
-        body: &[u8],
+        body: &str,
     ) -> Result<(), SendError> {
         let mut session = self.session().await;
         let sent = session.send(sender, recipient, name_hint, body, None).await;

@@ -152,7 +152,7 @@ impl Session<'_> {
     pub async fn send(
         &mut self,
         this: &Envelope,
-        body: &[u8],
+        body: &str,
         next: Option<&Envelope>,
     ) -> Result<(), SendError> {
         let pool = self.pool;

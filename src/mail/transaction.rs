@@ -82,12 +82,10 @@ impl Connection {
     pub async fn send(
         &mut self,
         this: &Envelope,
-        content: &[u8],
+        content: &str,
         next: Option<&Envelope>,
     ) -> Result<(), SendError> {
-        let content = std::str::from_utf8(content)
-            .map_err(|_| SendError::Permanent("the message is not UTF-8".into()))?;
-        if !content.is_ascii() && !self.eight_bit {
+        if !self.eight_bit && !content.is_ascii() {
             return Err(SendError::Permanent(
                 "the relay does not accept 8-bit messages (no 8BITMIME)".into(),
             ));
@@ -204,17 +202,17 @@ impl Connection {
 /// group if any: one write, sized up front.
 fn written(content: &str, next: Option<Group>) -> String {
     let mut out = String::with_capacity(content.len() + content.len() / 64 + 256);
-    let mut rest = content;
-    if rest.starts_with('.') {
+    if content.starts_with('.') {
         out.push('.');
     }
-    while let Some(at) = rest.find("\r\n.") {
+    let mut from = 0;
+    for at in memchr::memmem::find_iter(content.as_bytes(), b"\r\n.") {
         // Up to and including the dot that starts a line, then the dot that escapes it.
-        out.push_str(&rest[..at + 3]);
+        out.push_str(&content[from..at + 3]);
         out.push('.');
-        rest = &rest[at + 3..];
+        from = at + 3;
     }
-    out.push_str(rest);
+    out.push_str(&content[from..]);
     if !content.ends_with("\r\n") {
         out.push_str("\r\n");
     }
@@ -372,7 +370,7 @@ mod tests {
         content: &str,
         next: Option<&Envelope>,
     ) -> Result<(), SendError> {
-        let send = conn.send(this, content.as_bytes(), next);
+        let send = conn.send(this, content, next);
         tokio::time::timeout(Duration::from_secs(5), send)
             .await
             .expect("no deadlock")

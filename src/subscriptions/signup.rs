@@ -262,7 +262,7 @@ pub(crate) fn queue_transactional(
             sender: from.address(),
             recipient: to,
             message_id: &mail.message_id,
-            body: Some(&mail.bytes),
+            body: Some(mail.content.as_bytes()),
             status: "queued",
             attempts: 0,
             next_attempt_at: now,

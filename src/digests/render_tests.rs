@@ -1,0 +1,181 @@
+//! The copy built from parts formatted once must read exactly like the one built per reader.
+
+use chrono::NaiveDate;
+use mail_parser::{HeaderValue, MessageParser};
+
+use super::*;
+use crate::db::articles::Article;
+
+fn list(reply_to: Option<&str>) -> lists::List {
+    let created_at = NaiveDate::from_ymd_opt(2026, 11, 1)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    lists::List {
+        id: 7,
+        slug: "settimanale".into(),
+        name: "Il Settimanale".into(),
+        description: String::new(),
+        public: true,
+        double_opt_in: true,
+        language: "it".into(),
+        from_name: "Redazione “Money”".into(),
+        from_address: "redazione@example.org".into(),
+        reply_to: reply_to.map(Into::into),
+        archived: false,
+        created_at,
+    }
+}
+
+fn article(id: i64, summary: &str) -> Article {
+    let at = NaiveDate::from_ymd_opt(2020, 6, 6)
+        .unwrap()
+        .and_hms_opt(9, 30, 0)
+        .unwrap();
+    Article {
+        id,
+        list_id: Some(7),
+        guid: format!("g{id}"),
+        title: "Slack collabora con Amazon e mira a vincere la battaglia contro Microsoft".into(),
+        url: format!("https://www.money.it/slack-amazon-{id}?a=1&b=2"),
+        author: Some("Marco Ciotola".into()),
+        summary: summary.into(),
+        language: "it".into(),
+        image_url: (id == 1).then(|| "https://img.example/x.jpg".into()),
+        published_at: at,
+        created_at: at,
+    }
+}
+
+fn links() -> Links {
+    Links::new("https://news.example.org/".parse().unwrap(), vec![7; 32])
+}
+
+fn prepare(options: &MailOptions, list: &lists::List, articles: &[Article]) -> PreparedDigest {
+    let draft = Draft {
+        digest_id: 3,
+        subject: "Le notizie della settimana: più “lavoro” da remoto",
+        list,
+        articles,
+    };
+    PreparedDigest::new(&Templates::load().unwrap(), &links(), options, &draft).unwrap()
+}
+
+fn compose_both(prepared: PreparedDigest, to: &RecipientView<'_>) -> (String, String) {
+    let templates = Templates::load().unwrap();
+    let bulk = prepared.compose(&templates, &links(), to).unwrap().content;
+    let general = PreparedDigest {
+        bulk: None,
+        ..prepared
+    };
+    let one_by_one = general.compose(&templates, &links(), to).unwrap().content;
+    (bulk, one_by_one)
+}
+
+/// Every header and both bodies, decoded, in a comparable form (Date aside).
+fn reading(raw: &str) -> Vec<(String, String)> {
+    let message = MessageParser::default().parse(raw.as_bytes()).unwrap();
+    let mut fields: Vec<(String, String)> = message
+        .headers()
+        .iter()
+        .filter(|h| !matches!(h.name(), "Date" | "Content-Type"))
+        .map(|h| {
+            let value = match h.value() {
+                HeaderValue::Text(t) => t.to_string(),
+                other => format!("{other:?}"),
+            };
+            (h.name().to_owned(), value)
+        })
+        .collect();
+    fields.sort();
+    fields.push(("date".into(), format!("{:?}", message.date().is_some())));
+    fields.push(("text".into(), message.body_text(0).unwrap().into_owned()));
+    fields.push(("html".into(), message.body_html(0).unwrap().into_owned()));
+    fields
+}
+
+#[test]
+fn the_bulk_copy_reads_like_the_one_built_per_reader() {
+    let summary = "Slack sta collaborando con Amazon, nel tentativo di diventare il più \
+        utilizzato strumento di comunicazione da remoto sul lavoro, spodestando così Microsoft. \
+        Un impegno “che è entrato nel vivo” nel corso della pandemia; l’accordo vale 5 miliardi.";
+    let articles = [article(1, summary), article(2, "")];
+    let with_mailto = MailOptions {
+        unsubscribe_mailto: Some("unsubscribe@example.org".into()),
+        ..MailOptions::default()
+    };
+    for (options, reply_to) in [
+        (MailOptions::default(), None),
+        (with_mailto, Some("Lettere <lettere@example.org>")),
+    ] {
+        for name in [
+            None,
+            Some(""),
+            Some("Zoë"),
+            Some("<b>Ann</b> & \"Bo\" O'Neil/x"),
+        ] {
+            let list = list(reply_to);
+            let prepared = prepare(&options, &list, &articles);
+            assert!(
+                prepared.bulk.is_some(),
+                "the shipped templates take the bulk path"
+            );
+            let to = RecipientView {
+                subscriber_id: 41,
+                email: "lettore@example.com",
+                name,
+                message_id: Some("<d3.41@news.example.org>"),
+            };
+            let (bulk, general) = compose_both(prepared, &to);
+            assert_eq!(reading(&bulk), reading(&general), "name {name:?}");
+            let text = bulk;
+            assert!(text.contains("\r\nContent-Transfer-Encoding: 8bit\r\n"));
+            for line in text.split("\r\n") {
+                assert!(!line.contains('\n') && line.len() <= 998, "{line:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn readers_the_parts_do_not_fit_get_the_general_composer() {
+    let articles = [article(1, "x")];
+    let list = list(None);
+    let long_name = "n".repeat(100);
+    for (email, name) in [
+        ("lettóre@example.com", None),
+        ("a@example.com", Some(long_name.as_str())),
+    ] {
+        let prepared = prepare(&MailOptions::default(), &list, &articles);
+        let boundary = prepared
+            .bulk
+            .as_ref()
+            .unwrap()
+            .letterhead
+            .boundary()
+            .to_owned();
+        let name = name.map(|n| format!("{n}{boundary}"));
+        let to = RecipientView {
+            subscriber_id: 1,
+            email,
+            name: name.as_deref().filter(|_| email.is_ascii()),
+            message_id: None,
+        };
+        let links = links();
+        let unsubscribe = links.unsubscribe(1, 7);
+        let list_unsubscribe = format!("<{unsubscribe}>");
+        assert!(prepared
+            .compose_bulk(&links, &to, &unsubscribe, &list_unsubscribe)
+            .is_none());
+        let mail = prepared
+            .compose(&Templates::load().unwrap(), &links, &to)
+            .unwrap();
+        let parsed = MessageParser::default()
+            .parse(mail.content.as_bytes())
+            .unwrap();
+        assert!(parsed
+            .body_text(0)
+            .unwrap()
+            .contains("https://news.example.org/unsubscribe/"));
+    }
+}

@@ -1,0 +1,158 @@
+//! One message layout for many recipients. A digest goes to every reader with the same sender,
+//! subject, list headers and MIME structure; only the recipient, Message-ID, Date, unsubscribe
+//! link and the bodies differ. Those shared parts are formatted (and encoded, folded) once by
+//! lettre, and each reader's copy is assembled by appending bytes: building a lettre `Message`
+//! per reader was a quarter of the service's CPU in a send.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+
+use chrono::Utc;
+use lettre::message::header::{self, ContentType, HeaderName, HeaderValue, Headers};
+use lettre::message::Mailboxes;
+use rand::distributions::{Alphanumeric, DistString};
+
+use crate::domain::Sender;
+
+/// What every copy of a multipart/alternative message shares, already formatted.
+pub struct Letterhead {
+    /// From, Subject, Reply-To, the extra headers, MIME-Version and the multipart Content-Type,
+    /// written after the recipient's own headers.
+    shared: String,
+    /// The boundary line and headers that open the text part.
+    text_open: String,
+    /// The boundary between the parts and the headers of the HTML part.
+    html_open: String,
+    /// The closing boundary.
+    close: String,
+    boundary: String,
+}
+
+/// One recipient's headers.
+pub struct Envelope<'a> {
+    /// An ASCII address (anything else goes through the general composer).
+    pub to: &'a str,
+    pub message_id: &'a str,
+    /// The `List-Unsubscribe` value, ASCII.
+    pub list_unsubscribe: &'a str,
+}
+
+impl Letterhead {
+    /// `headers` are extra headers with values already validated (List-Id...).
+    pub fn new(
+        from: &Sender,
+        reply_to: Option<&Sender>,
+        subject: &str,
+        headers: &[(&'static str, String)],
+    ) -> Self {
+        // Random per digest, like lettre's; `=_` cannot occur in the base64url links, and a copy
+        // whose own values contain it is built by the general composer instead.
+        let boundary = format!(
+            "=_{}",
+            Alphanumeric.sample_string(&mut rand::thread_rng(), 38)
+        );
+        let mut shared = Headers::new();
+        shared.set(header::From::from(Mailboxes::from(from.mailbox().clone())));
+        shared.set(header::Subject::from(subject.to_owned()));
+        if let Some(reply_to) = reply_to {
+            shared.set(header::ReplyTo::from(Mailboxes::from(
+                reply_to.mailbox().clone(),
+            )));
+        }
+        for (name, value) in headers {
+            shared.insert_raw(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value.clone(),
+            ));
+        }
+        shared.set(header::MIME_VERSION_1_0);
+        shared.set(
+            ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary}\""))
+                .expect("a valid multipart content type"),
+        );
+        let part = |content_type: ContentType| {
+            let mut h = Headers::new();
+            h.set(content_type);
+            h.set(header::ContentTransferEncoding::EightBit);
+            format!("--{boundary}\r\n{h}\r\n")
+        };
+        Self {
+            shared: shared.to_string(),
+            text_open: part(ContentType::TEXT_PLAIN),
+            html_open: format!("\r\n{}", part(ContentType::TEXT_HTML)),
+            close: format!("\r\n--{boundary}--\r\n"),
+            boundary,
+        }
+    }
+
+    /// The multipart boundary.
+    pub fn boundary(&self) -> &str {
+        &self.boundary
+    }
+
+    /// Whether `value` can go into a copy as is: it must not contain the boundary.
+    pub fn admits(&self, value: &str) -> bool {
+        !value.contains(&self.boundary)
+    }
+
+    /// One copy. `text` and `html` append their body: 8bit, CRLF line endings, every line ended,
+    /// none over 998 octets (the caller checks).
+    pub fn write(
+        &self,
+        to: &Envelope<'_>,
+        text: impl FnOnce(&mut String),
+        html: impl FnOnce(&mut String),
+        size_hint: usize,
+    ) -> String {
+        let mut out = String::with_capacity(size_hint + self.shared.len() + 512);
+        for (name, value) in [("To: ", to.to), ("Message-ID: ", to.message_id)] {
+            out.push_str(name);
+            out.push_str(value);
+            out.push_str("\r\n");
+        }
+        with_date(|date| {
+            out.push_str("Date: ");
+            out.push_str(date);
+            out.push_str("\r\n");
+        });
+        out.push_str("List-Unsubscribe: ");
+        // Folded after the comma when the two links make a long line (RFC 5322 2.1.1 asks for
+        // 78 characters where it can be done).
+        match to.list_unsubscribe.split_once(", ") {
+            Some((https, mailto))
+                if "List-Unsubscribe: ".len() + to.list_unsubscribe.len() > 78 =>
+            {
+                out.push_str(https);
+                out.push_str(",\r\n ");
+                out.push_str(mailto);
+            }
+            _ => out.push_str(to.list_unsubscribe),
+        }
+        out.push_str("\r\n");
+        out.push_str(&self.shared);
+        out.push_str("\r\n");
+        out.push_str(&self.text_open);
+        text(&mut out);
+        out.push_str(&self.html_open);
+        html(&mut out);
+        out.push_str(&self.close);
+        out
+    }
+}
+
+/// The current time as an RFC 5322 date, formatted once a second per thread.
+fn with_date(f: impl FnOnce(&str)) {
+    thread_local! {
+        static DATE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        let now = Utc::now();
+        if cached.0 != now.timestamp() {
+            cached.1.clear();
+            let _ = write!(cached.1, "{}", now.format("%a, %d %b %Y %H:%M:%S +0000"));
+            cached.0 = now.timestamp();
+        }
+        f(&cached.1);
+    });
+}
