@@ -176,7 +176,8 @@ pub struct DeliverySettings {
     pub messages_per_second: u32,
     /// Cap on digest messages per second to one recipient domain (0: none).
     pub per_domain_per_second: u32,
-    /// How often to look for work when idle.
+    /// How often to look for work when idle (one read query; a digest started by another
+    /// process begins within this).
     pub poll_interval_ms: u64,
 }
 
@@ -189,7 +190,7 @@ impl Default for DeliverySettings {
             lease_secs: 300,
             messages_per_second: 0,
             per_domain_per_second: 0,
-            poll_interval_ms: 1000,
+            poll_interval_ms: 250,
         }
     }
 }

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 
 use super::articles::Article;
-use super::schema::{articles, deliveries, digest_articles, digests, subscribers, subscriptions};
+use super::schema::{
+    articles, deliveries, digest_articles, digest_schedules, digests, subscribers, subscriptions,
+};
 use super::DbConnection;
 
 /// A digest as stored.
@@ -162,6 +164,21 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
         .filter(digests::scheduled_at.le(now))
         .select(digests::id)
         .load(conn)
+}
+
+/// Whether the digest engine has anything to do: a digest sending, one scheduled and due, or a
+/// list's cadence due. Read-only, so an idle instance polls often without taking the write lock.
+pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
+    let digest = digests::table.filter(
+        digests::status.eq("sending").or(digests::status
+            .eq("scheduled")
+            .and(digests::scheduled_at.le(now))),
+    );
+    let cadence = digest_schedules::table.filter(digest_schedules::next_run_at.le(now));
+    Ok(
+        diesel::select(diesel::dsl::exists(digest)).get_result(conn)?
+            || diesel::select(diesel::dsl::exists(cadence)).get_result(conn)?,
+    )
 }
 
 /// Marks sending digests with nothing left to deliver as sent.

@@ -125,14 +125,18 @@ impl DigestEngine {
 
     async fn lane(self, mut shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.inner.settings.poll_interval_ms.max(10));
+        let mut busy = true;
         while !*shutdown.borrow() {
-            let busy = match self.tick(&shutdown).await {
-                Ok(done) => done.total() > 0,
-                Err(e) => {
-                    tracing::error!(error = %e, "digest pass failed; retrying after the poll interval");
-                    false
-                }
-            };
+            // Idle, the lane only asks (one read) whether there is work, and ticks when there is.
+            if busy || self.has_work().await {
+                busy = match self.tick(&shutdown).await {
+                    Ok(done) => done.total() > 0,
+                    Err(e) => {
+                        tracing::error!(error = %e, "digest pass failed; retrying after the poll interval");
+                        false
+                    }
+                };
+            }
             if !busy {
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
@@ -140,6 +144,15 @@ impl DigestEngine {
                 }
             }
         }
+    }
+
+    async fn has_work(&self) -> bool {
+        let checked = db::run(&self.inner.pool, |conn| {
+            Ok::<_, DbError>(digests::engine_has_work(conn, Utc::now().naive_utc())?)
+        })
+        .await;
+        // A failed check ticks, and the tick reports the error.
+        checked.unwrap_or(true)
     }
 
     /// Delivers everything due now, then returns (tests, `digest send --wait`).

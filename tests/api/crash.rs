@@ -104,3 +104,37 @@ async fn two_instances_share_one_send_without_delivering_anyone_twice() {
     assert_eq!(per.len(), READERS);
     assert!(per.values().all(|n| *n == 1), "nobody got it twice");
 }
+
+#[tokio::test]
+async fn an_idle_instance_starts_digests_another_process_started_or_scheduled() {
+    let app = spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.delivery.enabled = false;
+    })
+    .await;
+    app.seed_confirmed("newsletter", 3).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let list = || iscriviti::domain::ListSlug::parse("newsletter").unwrap();
+    let now = digests::create(&app.state.pool, list(), Some("Adesso".into()), None)
+        .await
+        .unwrap()
+        .id;
+    let later = digests::create(&app.state.pool, list(), Some("Fra poco".into()), None)
+        .await
+        .unwrap()
+        .id;
+    let _server = ChildServer::start(&app, &config());
+    // Long enough for the instance to find nothing to do and go idle (polling every 100 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(app.smtp.received().is_empty());
+
+    digests::start(&app.state.pool, now).await.unwrap();
+    let at = chrono::Utc::now().naive_utc() + chrono::Duration::seconds(1);
+    digests::schedule(&app.state.pool, later, at).await.unwrap();
+    eventually(20, "both digests to be sent", || async {
+        is_sent(&app, now).await && is_sent(&app, later).await
+    })
+    .await;
+    assert_eq!(app.smtp.received().len(), 6, "three readers, two digests");
+}
