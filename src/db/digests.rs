@@ -166,19 +166,40 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
         .load(conn)
 }
 
-/// Whether the digest engine has anything to do: a digest sending, one scheduled and due, or a
-/// list's cadence due. Read-only, so an idle instance polls often without taking the write lock.
+/// Whether the digest engine has anything to do now: a delivery it could claim (due, or its
+/// lease expired), a sending digest with nothing left open (to mark sent), a scheduled digest
+/// due, a list's cadence due. Read-only, so an idle instance polls often without taking the
+/// write lock; a digest whose remaining deliveries wait for a retry is not work until then.
 pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
-    let digest = digests::table.filter(
-        digests::status.eq("sending").or(digests::status
-            .eq("scheduled")
-            .and(digests::scheduled_at.le(now))),
-    );
+    let sending = || {
+        digests::table
+            .filter(digests::status.eq("sending"))
+            .select(digests::id)
+    };
+    let due = deliveries::table
+        .filter(deliveries::status.eq("queued"))
+        .filter(deliveries::next_attempt_at.le(now))
+        .filter(deliveries::digest_id.eq_any(sending()));
+    let expired = deliveries::table
+        .filter(deliveries::status.eq("sending"))
+        .filter(deliveries::lease_until.lt(now))
+        .filter(deliveries::digest_id.eq_any(sending()));
+    let open = deliveries::table
+        .filter(deliveries::digest_id.eq(digests::id))
+        .filter(deliveries::status.eq_any(["queued", "sending"]));
+    let finished = digests::table
+        .filter(digests::status.eq("sending"))
+        .filter(diesel::dsl::not(diesel::dsl::exists(open)));
+    let scheduled = digests::table
+        .filter(digests::status.eq("scheduled"))
+        .filter(digests::scheduled_at.le(now));
     let cadence = digest_schedules::table.filter(digest_schedules::next_run_at.le(now));
-    Ok(
-        diesel::select(diesel::dsl::exists(digest)).get_result(conn)?
-            || diesel::select(diesel::dsl::exists(cadence)).get_result(conn)?,
-    )
+    use diesel::dsl::{exists, select};
+    Ok(select(exists(due)).get_result(conn)?
+        || select(exists(expired)).get_result(conn)?
+        || select(exists(finished)).get_result(conn)?
+        || select(exists(scheduled)).get_result(conn)?
+        || select(exists(cadence)).get_result(conn)?)
 }
 
 /// Marks sending digests with nothing left to deliver as sent.

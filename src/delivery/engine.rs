@@ -253,17 +253,22 @@ impl DigestEngine {
         // another; the queue keeps them evenly loaded to the end of the batch.
         let workers = inner.transport.concurrency().min(queue.len());
         let queue = Arc::new(Mutex::new(queue));
+        // Each outcome is recorded here as soon as it is known, so a worker that panics loses
+        // only the message it was sending (its lease expires and it goes again), not the
+        // outcomes of those it had sent.
+        let outcomes: Outcomes = Arc::default();
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
             let (engine, queue, by_key) = (self.inner.clone(), queue.clone(), by_key.clone());
-            tasks.spawn(worker(engine, queue, by_key, shutdown.clone()));
+            let job = worker(engine, queue, by_key, outcomes.clone(), shutdown.clone());
+            tasks.spawn(job);
         }
-        let mut outcomes = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            // A worker that panicked leaves its deliveries leased: they go again when the lease
-            // expires.
-            outcomes.extend(joined.unwrap_or_default());
+            if let Err(e) = joined {
+                tracing::error!(error = %e, "a digest sending worker failed; its unsent deliveries go again when their lease expires");
+            }
         }
+        let outcomes = std::mem::take(&mut *outcomes.lock().expect("outcomes lock"));
         let mut done = Sent::default();
         let (mut sent, mut skipped, mut released, mut other) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -317,6 +322,7 @@ impl DigestEngine {
 
 type Job = (deliveries::ClaimedDelivery, Arc<PreparedDigest>);
 type Recipients = HashMap<(i64, i64), deliveries::Recipient>;
+type Outcomes = Arc<Mutex<Vec<(deliveries::ClaimedDelivery, Outcome)>>>;
 
 /// A delivery ready to go: its message built, its slot under the rate caps taken.
 struct Ready {
@@ -336,35 +342,41 @@ async fn worker(
     engine: Arc<Inner>,
     queue: Arc<Mutex<VecDeque<Job>>>,
     by_key: Arc<Recipients>,
+    outcomes: Outcomes,
     shutdown: watch::Receiver<bool>,
-) -> Vec<(deliveries::ClaimedDelivery, Outcome)> {
-    let mut done = Vec::new();
+) {
+    let settle = |delivery, outcome| {
+        outcomes
+            .lock()
+            .expect("outcomes lock")
+            .push((delivery, outcome));
+    };
     // The next delivery that has a message to send; the others are settled on the way.
-    let next_ready = |done: &mut Vec<_>| loop {
+    let next_ready = || loop {
         let (delivery, prepared) = queue.lock().expect("queue lock").pop_front()?;
         if *shutdown.borrow() {
-            done.push((delivery, Outcome::Released));
+            settle(delivery, Outcome::Released);
             continue;
         }
         match ready(&engine, &by_key, delivery, prepared) {
             Ok(r) => return Some(r),
-            Err(settled) => done.push(settled),
+            Err((delivery, outcome)) => settle(delivery, outcome),
         }
     };
     // The connection first: a message's slot under the rate caps is taken when it is built,
     // which must not happen while waiting for a connection another batch holds.
     let mut session = engine.transport.session().await;
-    let mut next = next_ready(&mut done);
+    let mut next = next_ready();
     while let Some(this) = next.take() {
         if *shutdown.borrow() {
-            done.push((this.delivery, Outcome::Released));
-            next = next_ready(&mut done);
+            settle(this.delivery, Outcome::Released);
+            next = next_ready();
             continue;
         }
         if let Some(at) = this.not_before {
             tokio::time::sleep_until(at).await;
         }
-        next = next_ready(&mut done);
+        next = next_ready();
         let announce = next
             .as_ref()
             .filter(|n| n.not_before.is_none())
@@ -382,10 +394,9 @@ async fn worker(
             }
             Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
         };
-        done.push((this.delivery, outcome));
+        settle(this.delivery, outcome);
     }
     session.finish().await;
-    done
 }
 
 /// Builds a delivery's message for its recipient and takes its slot under the rate caps; or

@@ -51,9 +51,19 @@ pub fn run_due_schedules(
     for s in schedules::due(conn, now)? {
         let (cadence, tz) = match (Cadence::parse(&s.cadence), parse_time_zone(&s.time_zone)) {
             (Ok(c), Ok(tz)) => (c, tz),
-            // Only valid values are written; a hand-edited row is reported, not retried hot.
+            // Only valid values are written; a hand-edited row is reported and looked at again
+            // in a day, not retried hot.
             _ => {
-                tracing::error!(list_id = s.list_id, "unreadable digest schedule; skipped");
+                tracing::error!(
+                    list_id = s.list_id,
+                    "unreadable digest schedule; skipped for a day"
+                );
+                schedules::advance(
+                    conn,
+                    s.list_id,
+                    s.next_run_at,
+                    now + chrono::Duration::days(1),
+                )?;
                 continue;
             }
         };

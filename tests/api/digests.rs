@@ -25,6 +25,12 @@ fn raw_header(mail: &Received, name: &str) -> String {
         .to_owned()
 }
 
+/// Whether an idle engine would tick now (its one-read check).
+async fn engine_has_work(app: &crate::helpers::TestApp) -> bool {
+    app.db(|c| db::digests::engine_has_work(c, chrono::Utc::now().naive_utc()))
+        .await
+}
+
 async fn app_without_background_workers() -> crate::helpers::TestApp {
     spawn_app_with(|s| {
         s.worker.enabled = false;
@@ -209,16 +215,24 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
     );
 
     app.smtp.set_mode(SmtpMode::TempFail);
+    assert!(!engine_has_work(&app).await, "a sent digest is no work");
     assert_eq!(digests::retry_failed(&app.state.pool, id).await.unwrap(), 2);
+    assert!(engine_has_work(&app).await, "reopened deliveries are due");
     let sent = app.engine.drain().await.unwrap();
     assert_eq!(
         (sent.retrying, sent.sent),
         (2, 0),
         "retried later, not given up"
     );
+    assert!(
+        !engine_has_work(&app).await,
+        "deliveries waiting for their retry are no work yet"
+    );
     app.smtp.set_mode(SmtpMode::Accept);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(engine_has_work(&app).await, "their retry is due");
     app.engine.drain().await.unwrap();
+    assert!(!engine_has_work(&app).await);
     let p = digests::status(&app.state.pool, id).await.unwrap().1;
     assert_eq!((p.sent, p.failed), (2, 0));
     assert_eq!(app.smtp.received().len(), 2);
@@ -234,10 +248,12 @@ async fn a_paused_digest_sends_nothing_until_resumed_and_a_cancelled_one_never()
     digests::control(&app.state.pool, id, Control::Pause)
         .await
         .unwrap();
+    assert!(!engine_has_work(&app).await, "a paused digest is no work");
     assert_eq!(app.engine.drain().await.unwrap().sent, 0);
     digests::control(&app.state.pool, id, Control::Resume)
         .await
         .unwrap();
+    assert!(engine_has_work(&app).await, "a resumed one is");
     assert_eq!(app.engine.drain().await.unwrap().sent, 2);
 
     app.add_article("Altra", "https://www.example.org/a").await;
