@@ -10,7 +10,8 @@ use crate::db::{self, lists, DbConnection};
 use crate::domain::{Lang, Sender};
 use crate::links::Links;
 use crate::mail::{
-    compose, new_message_id, ComposedMail, Envelope, Letterhead, MailOptions, MailParts,
+    compose, crlf_lines, header_safe, new_message_id, Addressee, ComposedMail, Letterhead,
+    MailOptions, MailParts, Part, TransferEncoding,
 };
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
@@ -67,6 +68,13 @@ struct ArticleView<'a> {
     summary: &'a str,
     image_url: Option<&'a str>,
     date: String,
+}
+
+impl RecipientView<'_> {
+    /// The reader's name; an empty one is none, in every copy and every template.
+    fn name(&self) -> Option<&str> {
+        self.name.filter(|n| !n.is_empty())
+    }
 }
 
 impl PreparedDigest {
@@ -148,27 +156,29 @@ impl PreparedDigest {
             options: options.clone(),
             bulk: None,
         };
-        prepared.bulk = prepared.bulk(templates);
-        if prepared.bulk.is_none() && prepared.options.dkim.is_none() {
-            tracing::warn!(
-                digest_id,
-                "digest bodies rendered per reader: the one-pass rendering did not match"
-            );
+        // DKIM-signed mail is built by lettre, which signs it.
+        if prepared.options.dkim.is_none() {
+            match prepared.bulk(templates) {
+                Ok(bulk) => prepared.bulk = Some(bulk),
+                Err(reason) => {
+                    tracing::warn!(digest_id, reason, "digest bodies rendered per reader")
+                }
+            }
         }
         Ok(prepared)
     }
 
     /// Formats the shared parts once, and keeps them only if two sample readers (one without a
-    /// name, one whose name needs escaping) get exactly what the templates give them. DKIM-signed
-    /// mail is built by lettre, which signs it.
-    fn bulk(&self, templates: &Templates) -> Option<Bulk> {
-        if self.options.dkim.is_some() {
-            return None;
-        }
+    /// name, one whose name needs escaping) get exactly what the templates give them.
+    fn bulk(&self, templates: &Templates) -> Result<Bulk, &'static str> {
+        const ALTERED: &str = "a template alters a reader's value";
         let stencils = |name| {
             let markers = Personal { name, ..MARKERS };
-            let (text, html) = self.render_bodies(templates, &markers).ok()?;
-            Some((Stencil::parse(&text, false)?, Stencil::parse(&html, true)?))
+            let (text, html) = self
+                .render_bodies(templates, &markers)
+                .map_err(|_| "the templates failed")?;
+            let text = Stencil::parse(&text, false).ok_or(ALTERED)?;
+            Ok::<_, &str>((text, Stencil::parse(&html, true).ok_or(ALTERED)?))
         };
         let bulk = Bulk {
             letterhead: Letterhead::new(
@@ -180,23 +190,33 @@ impl PreparedDigest {
             anonymous: stencils(None)?,
             named: stencils(MARKERS.name)?,
         };
-        for name in [None, Some("Zoë <O'Brien> & \"co\"/")] {
+        for name in [None, Some("Zoë <O'Brien> & \"co\"/ =")] {
             let sample = Personal {
                 name,
                 unsubscribe_url: "https://example.org/unsubscribe/1.2.x?a=b&c=d",
                 preferences_url: "https://example.org/preferences/1.x",
             };
-            let (text, html) = self.render_bodies(templates, &sample).ok()?;
+            let (text, html) = self
+                .render_bodies(templates, &sample)
+                .map_err(|_| "the templates failed")?;
             let (text_stencil, html_stencil) = bulk.stencils(name);
             for (stencil, expected) in [(text_stencil, text), (html_stencil, html)] {
                 let mut out = String::new();
                 stencil.write(&mut out, &sample);
-                if out != crate::mail::crlf_lines(&expected).0 {
-                    return None;
+                let decoded = match stencil.encoding() {
+                    TransferEncoding::EightBit => Some(out),
+                    TransferEncoding::QuotedPrintable => {
+                        quoted_printable::decode(&out, quoted_printable::ParseMode::Strict)
+                            .ok()
+                            .and_then(|d| String::from_utf8(d).ok())
+                    }
+                };
+                if decoded != Some(crlf_lines(&expected).0) {
+                    return Err("a sample reader's copy differs from the templates'");
                 }
             }
         }
-        Some(bulk)
+        Ok(bulk)
     }
 
     /// Text and HTML for one recipient.
@@ -219,7 +239,7 @@ impl PreparedDigest {
     ) -> Result<(String, String), UseCaseError> {
         let preferences_url = links.preferences(to.subscriber_id);
         let personal = Personal {
-            name: to.name,
+            name: to.name(),
             unsubscribe_url,
             preferences_url: &preferences_url,
         };
@@ -278,7 +298,8 @@ impl PreparedDigest {
     }
 
     /// The copy from the parts formatted once; None when this reader's copy needs the general
-    /// composer (no bulk parts, a non-ASCII address, a line that would grow too long).
+    /// composer (no bulk parts, an address or link that is not printable ASCII, a name with a
+    /// line break or the boundary in it, an 8bit line that would grow past 998 octets).
     fn compose_bulk(
         &self,
         links: &Links,
@@ -287,9 +308,12 @@ impl PreparedDigest {
         list_unsubscribe: &str,
     ) -> Option<ComposedMail> {
         let bulk = self.bulk.as_ref()?;
-        // An empty name reads as none, as it does in the templates.
-        let name = to.name.filter(|n| !n.is_empty());
-        if !to.email.is_ascii() || !name.map_or(true, |n| bulk.letterhead.admits(n)) {
+        let name = to.name();
+        let headers_safe = [to.email, unsubscribe_url, list_unsubscribe]
+            .iter()
+            .chain(to.message_id.as_ref())
+            .all(|v| header_safe(v));
+        if !headers_safe || !name.map_or(true, |n| bulk.letterhead.admits(n)) {
             return None;
         }
         let preferences_url = links.preferences(to.subscriber_id);
@@ -302,7 +326,7 @@ impl PreparedDigest {
             Some(id) => id.to_owned(),
             None => new_message_id(self.sender.domain()),
         };
-        let envelope = Envelope {
+        let addressee = Addressee {
             to: to.email,
             message_id: &message_id,
             list_unsubscribe,
@@ -310,10 +334,16 @@ impl PreparedDigest {
         let (text, html) = bulk.stencils(name);
         let (mut text_fits, mut html_fits) = (false, false);
         let content = bulk.letterhead.write(
-            &envelope,
-            |out| text_fits = text.write(out, &reader),
-            |out| html_fits = html.write(out, &reader),
-            text.len() + html.len() + 1024,
+            &addressee,
+            Part {
+                encoding: text.encoding(),
+                write: |out: &mut String| text_fits = text.write(out, &reader),
+            },
+            Part {
+                encoding: html.encoding(),
+                write: |out: &mut String| html_fits = html.write(out, &reader),
+            },
+            text.fixed_len() + html.fixed_len() + 1024,
         );
         (text_fits && html_fits).then_some(ComposedMail {
             message_id,

@@ -2,13 +2,17 @@
 //! each of the reader's own values (name, unsubscribe and preferences links); each reader's copy
 //! is then the text between the markers with the values put back, escaped as the template
 //! would have escaped them. Running minijinja per reader was a fifth of the service's CPU in a
-//! send. `PreparedDigest::load` checks the result against full renderings before using it.
+//! send. `PreparedDigest` checks the result against full renderings before using it.
+//!
+//! A body with a line longer than SMTP allows goes as quoted-printable: each piece is encoded
+//! once and ends with a soft line break, each value is encoded on its own, so the pieces join
+//! back into exactly the rendered text.
 
 use std::fmt::Write as _;
 
 use minijinja::HtmlEscape;
 
-use crate::mail::{crlf_lines, MAX_LINE};
+use crate::mail::{crlf_lines, TransferEncoding, MAX_LINE};
 
 /// A reader's own values in a digest body.
 pub struct Personal<'a> {
@@ -44,6 +48,7 @@ pub struct Stencil {
     pieces: Vec<Piece>,
     /// HTML-escape the values (an `.html` template).
     escape: bool,
+    encoding: TransferEncoding,
     /// The longest line, markers included: with what a reader adds, a bound on their lines.
     longest_line: usize,
     fixed_len: usize,
@@ -51,12 +56,14 @@ pub struct Stencil {
 
 impl Stencil {
     /// Splits a body rendered with [`MARKERS`]; None when a marker came out altered, so the
-    /// values could not be put back faithfully, or a line is already too long for 8bit.
+    /// values could not be put back faithfully.
     pub fn parse(rendered: &str, escape: bool) -> Option<Self> {
         let (body, longest_line) = crlf_lines(rendered);
-        if longest_line > MAX_LINE {
-            return None;
-        }
+        let encoding = if longest_line > MAX_LINE {
+            TransferEncoding::QuotedPrintable
+        } else {
+            TransferEncoding::EightBit
+        };
         let slots = [
             (Slot::Name, MARKERS.name.unwrap_or_default()),
             (Slot::Unsubscribe, MARKERS.unsubscribe_url),
@@ -70,7 +77,10 @@ impl Stencil {
                 return None;
             }
             if !fixed.is_empty() {
-                pieces.push(Piece::Fixed(fixed.to_owned()));
+                pieces.push(Piece::Fixed(match encoding {
+                    TransferEncoding::EightBit => fixed.to_owned(),
+                    TransferEncoding::QuotedPrintable => quoted_printable(fixed),
+                }));
             }
             if tail.is_empty() {
                 break;
@@ -89,14 +99,24 @@ impl Stencil {
         Some(Self {
             pieces,
             escape,
+            encoding,
             longest_line,
             fixed_len,
         })
     }
 
-    /// Appends the body for one reader; false when a line may have grown past SMTP's limit and
-    /// really did (the copy must then be built another way).
+    /// How the body goes on the wire: 8bit, or quoted-printable when a line is too long.
+    pub fn encoding(&self) -> TransferEncoding {
+        self.encoding
+    }
+
+    /// Appends the body for one reader, transfer-encoded; false when a line of an 8bit body
+    /// may have grown past SMTP's limit and really did (the copy must be built another way).
     pub fn write(&self, out: &mut String, reader: &Personal<'_>) -> bool {
+        if self.encoding == TransferEncoding::QuotedPrintable {
+            self.write_quoted_printable(out, reader);
+            return true;
+        }
         let start = out.len();
         for piece in &self.pieces {
             let value = match piece {
@@ -104,9 +124,7 @@ impl Stencil {
                     out.push_str(s);
                     continue;
                 }
-                Piece::Slot(Slot::Name) => reader.name.unwrap_or_default(),
-                Piece::Slot(Slot::Unsubscribe) => reader.unsubscribe_url,
-                Piece::Slot(Slot::Preferences) => reader.preferences_url,
+                Piece::Slot(slot) => reader.value(*slot),
             };
             if self.escape {
                 let _ = write!(out, "{}", HtmlEscape(value));
@@ -121,10 +139,51 @@ impl Stencil {
                 .all(|line| line.len() <= MAX_LINE + 1)
     }
 
+    fn write_quoted_printable(&self, out: &mut String, reader: &Personal<'_>) {
+        let mut escaped = String::new();
+        for piece in &self.pieces {
+            let value = match piece {
+                Piece::Fixed(s) => {
+                    out.push_str(s);
+                    continue;
+                }
+                Piece::Slot(slot) => reader.value(*slot),
+            };
+            let value = if self.escape {
+                escaped.clear();
+                let _ = write!(escaped, "{}", HtmlEscape(value));
+                escaped.as_str()
+            } else {
+                value
+            };
+            out.push_str(&quoted_printable(value));
+        }
+    }
+
     /// The body's size without the reader's values.
-    pub fn len(&self) -> usize {
+    pub fn fixed_len(&self) -> usize {
         self.fixed_len
     }
+}
+
+impl Personal<'_> {
+    fn value(&self, slot: Slot) -> &str {
+        match slot {
+            Slot::Name => self.name.unwrap_or_default(),
+            Slot::Unsubscribe => self.unsubscribe_url,
+            Slot::Preferences => self.preferences_url,
+        }
+    }
+}
+
+/// `s` (CRLF line ends) quoted-printable, ending on a line of its own: a soft line break after
+/// a last line that has no line end, so the next piece can follow.
+fn quoted_printable(s: &str) -> String {
+    let mut encoded = ::quoted_printable::encode_to_str(s);
+    if !s.is_empty() && !s.ends_with("\r\n") {
+        encoded.push_str("=\r\n");
+    }
+    encoded
 }
 
 #[cfg(test)]
@@ -181,10 +240,27 @@ mod tests {
         let stencil = Stencil::parse(&line, false).unwrap();
         assert!(written(&stencil, &reader(Some("Ada"))).1);
         assert!(!written(&stencil, &reader(Some(&"y".repeat(100)))).1);
-        let long = Stencil::parse(&"z".repeat(999), false);
-        assert!(
-            long.is_none(),
-            "a fixed line over the limit cannot be sent as 8bit"
+    }
+
+    #[test]
+    fn a_body_with_a_line_over_998_octets_goes_quoted_printable_and_decodes_exactly() {
+        let long = format!("{} città “fine”", "parola ".repeat(200));
+        let rendered = format!(
+            "Ciao {},\n{long}\n<a href=\"{}\">x</a>",
+            MARKERS.name.unwrap(),
+            HtmlEscape(MARKERS.unsubscribe_url)
         );
+        let stencil = Stencil::parse(&rendered, true).unwrap();
+        assert_eq!(stencil.encoding(), TransferEncoding::QuotedPrintable);
+        let (body, fits) = written(&stencil, &reader(Some("Zoë <b> = ok")));
+        assert!(fits);
+        assert!(body.split("\r\n").all(|line| line.len() <= 76), "{body}");
+        let decoded = ::quoted_printable::decode(&body, ::quoted_printable::ParseMode::Strict);
+        let expected = format!(
+            "Ciao Zoë &lt;b&gt; = ok,\r\n{long}\r\n<a href=\"https:&#x2f;&#x2f;x.example&#x2f;u&#x2f;1.2.tag\">x</a>\r\n"
+        );
+        assert_eq!(String::from_utf8(decoded.unwrap()).unwrap(), expected);
+        let short = Stencil::parse("short", false).unwrap();
+        assert_eq!(short.encoding(), TransferEncoding::EightBit);
     }
 }

@@ -19,22 +19,42 @@ pub struct Letterhead {
     /// From, Subject, Reply-To, the extra headers, MIME-Version and the multipart Content-Type,
     /// written after the recipient's own headers.
     shared: String,
-    /// The boundary line and headers that open the text part.
-    text_open: String,
-    /// The boundary between the parts and the headers of the HTML part.
-    html_open: String,
+    /// The boundary line and headers that open the text part, per transfer encoding.
+    text_open: [String; 2],
+    /// The boundary between the parts and the headers of the HTML part, per encoding.
+    html_open: [String; 2],
     /// The closing boundary.
     close: String,
     boundary: String,
 }
 
-/// One recipient's headers.
-pub struct Envelope<'a> {
-    /// An ASCII address (anything else goes through the general composer).
+/// How a body part goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferEncoding {
+    /// UTF-8 as is (RFC 6152), lines of at most 998 octets.
+    EightBit,
+    /// For a body with a longer line.
+    QuotedPrintable,
+}
+
+/// One recipient's headers: printable ASCII only (see [`header_safe`]).
+pub struct Addressee<'a> {
     pub to: &'a str,
     pub message_id: &'a str,
-    /// The `List-Unsubscribe` value, ASCII.
+    /// The `List-Unsubscribe` value.
     pub list_unsubscribe: &'a str,
+}
+
+/// Whether `value` can be written in a header as is: printable ASCII, no line break, so
+/// nothing a reader's record holds can add a header or need encoding.
+pub fn header_safe(value: &str) -> bool {
+    value.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+/// A body part: its transfer encoding, and what appends it to the message.
+pub struct Part<F: FnOnce(&mut String)> {
+    pub encoding: TransferEncoding,
+    pub write: F,
 }
 
 impl Letterhead {
@@ -45,8 +65,8 @@ impl Letterhead {
         subject: &str,
         headers: &[(&'static str, String)],
     ) -> Self {
-        // Random per digest, like lettre's; `=_` cannot occur in the base64url links, and a copy
-        // whose own values contain it is built by the general composer instead.
+        // Random per digest, like lettre's, so no body holds it by chance; `=_` can never start
+        // a quoted-printable line, and a reader's value that contains it is refused (`admits`).
         let boundary = format!(
             "=_{}",
             Alphanumeric.sample_string(&mut rand::thread_rng(), 38)
@@ -70,16 +90,28 @@ impl Letterhead {
             ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary}\""))
                 .expect("a valid multipart content type"),
         );
-        let part = |content_type: ContentType| {
+        let part = |content_type: ContentType, encoding| {
             let mut h = Headers::new();
             h.set(content_type);
-            h.set(header::ContentTransferEncoding::EightBit);
+            h.set(match encoding {
+                TransferEncoding::EightBit => header::ContentTransferEncoding::EightBit,
+                TransferEncoding::QuotedPrintable => {
+                    header::ContentTransferEncoding::QuotedPrintable
+                }
+            });
             format!("--{boundary}\r\n{h}\r\n")
+        };
+        let both = |content_type: &ContentType| {
+            [
+                TransferEncoding::EightBit,
+                TransferEncoding::QuotedPrintable,
+            ]
+            .map(|encoding| part(content_type.clone(), encoding))
         };
         Self {
             shared: shared.to_string(),
-            text_open: part(ContentType::TEXT_PLAIN),
-            html_open: format!("\r\n{}", part(ContentType::TEXT_HTML)),
+            text_open: both(&ContentType::TEXT_PLAIN),
+            html_open: both(&ContentType::TEXT_HTML).map(|open| format!("\r\n{open}")),
             close: format!("\r\n--{boundary}--\r\n"),
             boundary,
         }
@@ -90,18 +122,19 @@ impl Letterhead {
         &self.boundary
     }
 
-    /// Whether `value` can go into a copy as is: it must not contain the boundary.
+    /// Whether a reader's `value` can go into a body as is: no line break (which would slip
+    /// past dot-stuffing's CRLF-dot) and not the boundary.
     pub fn admits(&self, value: &str) -> bool {
-        !value.contains(&self.boundary)
+        !value.contains(['\r', '\n']) && !value.contains(&self.boundary)
     }
 
-    /// One copy. `text` and `html` append their body: 8bit, CRLF line endings, every line ended,
-    /// none over 998 octets (the caller checks).
+    /// One copy. `text` and `html` append their body in their transfer encoding, CRLF line
+    /// endings, every line ended (an 8bit body's lines within 998 octets: the caller checks).
     pub fn write(
         &self,
-        to: &Envelope<'_>,
-        text: impl FnOnce(&mut String),
-        html: impl FnOnce(&mut String),
+        to: &Addressee<'_>,
+        text: Part<impl FnOnce(&mut String)>,
+        html: Part<impl FnOnce(&mut String)>,
         size_hint: usize,
     ) -> String {
         let mut out = String::with_capacity(size_hint + self.shared.len() + 512);
@@ -131,10 +164,10 @@ impl Letterhead {
         out.push_str("\r\n");
         out.push_str(&self.shared);
         out.push_str("\r\n");
-        out.push_str(&self.text_open);
-        text(&mut out);
-        out.push_str(&self.html_open);
-        html(&mut out);
+        out.push_str(&self.text_open[text.encoding as usize]);
+        (text.write)(&mut out);
+        out.push_str(&self.html_open[html.encoding as usize]);
+        (html.write)(&mut out);
         out.push_str(&self.close);
         out
     }

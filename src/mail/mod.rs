@@ -7,7 +7,7 @@ mod message;
 mod smtp;
 mod transaction;
 
-pub use bulk::{Envelope, Letterhead};
+pub use bulk::{header_safe, Addressee, Letterhead, Part, TransferEncoding};
 pub use dkim::{DkimError, DkimSigner};
 pub use message::{compose, crlf_lines, new_message_id, ComposedMail, MailParts, MAX_LINE};
 
