@@ -102,8 +102,21 @@ async fn main() {
         for i in 1..=10 {
             let url = format!("https://www.example.org/articolo-{i}");
             let title = format!("Il porto di Trieste, capitolo {i}: “è già più grande”");
-            run(&db, &["article", "add", "--title", &title, "--url", &url, "--author", "Niccolò Ferrè",
-                "--summary", summary.trim_end()]);
+            run(
+                &db,
+                &[
+                    "article",
+                    "add",
+                    "--title",
+                    &title,
+                    "--url",
+                    &url,
+                    "--author",
+                    "Niccolò Ferrè",
+                    "--summary",
+                    summary.trim_end(),
+                ],
+            );
         }
         let id = run(
             &db,

@@ -113,33 +113,7 @@ impl Stencil {
     /// Appends the body for one reader, transfer-encoded; false when a line of an 8bit body
     /// may have grown past SMTP's limit and really did (the copy must be built another way).
     pub fn write(&self, out: &mut String, reader: &Personal<'_>) -> bool {
-        if self.encoding == TransferEncoding::QuotedPrintable {
-            self.write_quoted_printable(out, reader);
-            return true;
-        }
         let start = out.len();
-        for piece in &self.pieces {
-            let value = match piece {
-                Piece::Fixed(s) => {
-                    out.push_str(s);
-                    continue;
-                }
-                Piece::Slot(slot) => reader.value(*slot),
-            };
-            if self.escape {
-                let _ = write!(out, "{}", HtmlEscape(value));
-            } else {
-                out.push_str(value);
-            }
-        }
-        let inserted = out.len() - start - self.fixed_len;
-        self.longest_line + inserted <= MAX_LINE
-            || out[start..]
-                .split('\n')
-                .all(|line| line.len() <= MAX_LINE + 1)
-    }
-
-    fn write_quoted_printable(&self, out: &mut String, reader: &Personal<'_>) {
         let mut escaped = String::new();
         for piece in &self.pieces {
             let value = match piece {
@@ -149,15 +123,29 @@ impl Stencil {
                 }
                 Piece::Slot(slot) => reader.value(*slot),
             };
-            let value = if self.escape {
-                escaped.clear();
-                let _ = write!(escaped, "{}", HtmlEscape(value));
-                escaped.as_str()
-            } else {
-                value
-            };
-            out.push_str(&quoted_printable(value));
+            match (self.encoding, self.escape) {
+                (TransferEncoding::EightBit, true) => {
+                    let _ = write!(out, "{}", HtmlEscape(value));
+                }
+                (TransferEncoding::EightBit, false) => out.push_str(value),
+                (TransferEncoding::QuotedPrintable, escape) => {
+                    escaped.clear();
+                    let _ = match escape {
+                        true => write!(escaped, "{}", HtmlEscape(value)),
+                        false => escaped.write_str(value),
+                    };
+                    out.push_str(&quoted_printable(&escaped));
+                }
+            }
         }
+        if self.encoding == TransferEncoding::QuotedPrintable {
+            return true;
+        }
+        let inserted = out.len() - start - self.fixed_len;
+        self.longest_line + inserted <= MAX_LINE
+            || out[start..]
+                .split('\n')
+                .all(|line| line.len() <= MAX_LINE + 1)
     }
 
     /// The body's size without the reader's values.

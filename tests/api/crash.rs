@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use iscriviti::digests;
 
-use crate::helpers::{eventually, spawn_app_with, ChildServer, TestApp};
+use crate::helpers::{eventually, spawn_app_without_workers, ChildServer, TestApp};
 
 const READERS: usize = 1500;
 const BATCH: usize = 50;
@@ -21,11 +21,7 @@ fn config() -> String {
 
 /// A test app that only prepares data: the child processes do the sending.
 async fn prepared_send() -> (TestApp, i64) {
-    let app = spawn_app_with(|s| {
-        s.worker.enabled = false;
-        s.delivery.enabled = false;
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     app.seed_confirmed("newsletter", READERS).await;
     app.add_article("Notizia", "https://www.example.org/n")
         .await;
@@ -107,11 +103,7 @@ async fn two_instances_share_one_send_without_delivering_anyone_twice() {
 
 #[tokio::test]
 async fn an_idle_instance_starts_digests_another_process_started_or_scheduled() {
-    let app = spawn_app_with(|s| {
-        s.worker.enabled = false;
-        s.delivery.enabled = false;
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     app.seed_confirmed("newsletter", 3).await;
     app.add_article("Notizia", "https://www.example.org/n")
         .await;

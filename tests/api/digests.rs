@@ -6,7 +6,9 @@ use iscriviti::db;
 use iscriviti::digests::{self, Control};
 use mail_parser::{HeaderValue, MimeHeaders};
 
-use crate::helpers::{html_unescape, spawn_app_with, Received, SmtpMode};
+use crate::helpers::{
+    html_unescape, spawn_app_with, spawn_app_without_workers, Received, SmtpMode,
+};
 
 fn header<'a>(m: &'a mail_parser::Message<'a>, name: &str) -> String {
     match m.header(name) {
@@ -31,17 +33,9 @@ async fn engine_has_work(app: &crate::helpers::TestApp) -> bool {
         .await
 }
 
-async fn app_without_background_workers() -> crate::helpers::TestApp {
-    spawn_app_with(|s| {
-        s.worker.enabled = false;
-        s.delivery.enabled = false;
-    })
-    .await
-}
-
 #[tokio::test]
 async fn every_confirmed_reader_gets_their_own_standard_compliant_copy() {
-    let app = app_without_background_workers().await;
+    let app = spawn_app_without_workers().await;
     let readers = app.seed_confirmed("newsletter", 3).await;
     app.pending_signup("in-attesa@example.org", "newsletter")
         .await;
@@ -161,7 +155,7 @@ async fn every_confirmed_reader_gets_their_own_standard_compliant_copy() {
 
 #[tokio::test]
 async fn the_audience_is_frozen_at_send_time_and_leavers_are_skipped() {
-    let app = app_without_background_workers().await;
+    let app = spawn_app_without_workers().await;
     let readers = app.seed_confirmed("newsletter", 4).await;
     app.add_article("Notizia", "https://www.example.org/n")
         .await;
@@ -240,7 +234,7 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
 
 #[tokio::test]
 async fn a_paused_digest_sends_nothing_until_resumed_and_a_cancelled_one_never() {
-    let app = app_without_background_workers().await;
+    let app = spawn_app_without_workers().await;
     app.seed_confirmed("newsletter", 2).await;
     app.add_article("Notizia", "https://www.example.org/n")
         .await;
@@ -270,7 +264,7 @@ async fn a_paused_digest_sends_nothing_until_resumed_and_a_cancelled_one_never()
 
 #[tokio::test]
 async fn a_scheduled_digest_starts_when_due_and_not_before() {
-    let app = app_without_background_workers().await;
+    let app = spawn_app_without_workers().await;
     app.seed_confirmed("newsletter", 1).await;
     app.add_article("Notizia", "https://www.example.org/n")
         .await;
@@ -290,7 +284,7 @@ async fn a_scheduled_digest_starts_when_due_and_not_before() {
 
 #[tokio::test]
 async fn a_digest_needs_new_articles_and_the_next_one_takes_only_newer_ones() {
-    let app = app_without_background_workers().await;
+    let app = spawn_app_without_workers().await;
     let slug = || iscriviti::domain::ListSlug::parse("newsletter").unwrap();
     let err = digests::create(&app.state.pool, slug(), None, None)
         .await
@@ -322,7 +316,7 @@ async fn a_digest_needs_new_articles_and_the_next_one_takes_only_newer_ones() {
 
 #[tokio::test]
 async fn the_preview_renders_text_and_html_in_the_lists_language() {
-    let app = app_without_background_workers().await;
+    let app = spawn_app_without_workers().await;
     app.add_article("Notizia <importante>", "https://www.example.org/n")
         .await;
     let id = app.start_digest("newsletter", "Oggi").await;

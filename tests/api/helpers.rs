@@ -43,6 +43,16 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 /// Starts the app sending to an already-chosen sink (which may be down).
+/// An app whose outbox worker and digest engine do not run: the test (or a child process)
+/// does the sending.
+pub async fn spawn_app_without_workers() -> TestApp {
+    spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.delivery.enabled = false;
+    })
+    .await
+}
+
 pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::create();
     let mut settings = Settings {

@@ -6,7 +6,7 @@ use iscriviti::db;
 use iscriviti::digests;
 use iscriviti::domain::{parse_time_zone, Cadence, ListSlug};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_without_workers, TestApp};
 
 async fn next_run(app: &TestApp) -> NaiveDateTime {
     app.db(db::schedules::all).await[0].1.next_run_at
@@ -28,11 +28,7 @@ async fn digest_count(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn a_weekly_cadence_sends_when_due_only_with_new_articles_and_moves_on() {
-    let app = spawn_app_with(|s| {
-        s.worker.enabled = false;
-        s.delivery.enabled = false;
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     app.seed_confirmed("newsletter", 3).await;
     let rome = parse_time_zone("Europe/Rome").unwrap();
     let cadence = Cadence::parse("weekly mon 08:00").unwrap();
@@ -105,11 +101,7 @@ async fn a_weekly_cadence_sends_when_due_only_with_new_articles_and_moves_on() {
 
 #[tokio::test]
 async fn only_one_of_two_racing_passes_builds_the_digest() {
-    let app = spawn_app_with(|s| {
-        s.worker.enabled = false;
-        s.delivery.enabled = false;
-    })
-    .await;
+    let app = spawn_app_without_workers().await;
     app.seed_confirmed("newsletter", 2).await;
     app.add_article("Un articolo", "https://www.example.org/a")
         .await;
