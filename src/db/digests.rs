@@ -195,11 +195,15 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
         .filter(digests::scheduled_at.le(now));
     let cadence = digest_schedules::table.filter(digest_schedules::next_run_at.le(now));
     use diesel::dsl::{exists, select};
-    Ok(select(exists(due)).get_result(conn)?
-        || select(exists(expired)).get_result(conn)?
-        || select(exists(finished)).get_result(conn)?
-        || select(exists(scheduled)).get_result(conn)?
-        || select(exists(cadence)).get_result(conn)?)
+    // One statement: an idle poll is one round trip.
+    select(
+        exists(due)
+            .or(exists(expired))
+            .or(exists(finished))
+            .or(exists(scheduled))
+            .or(exists(cadence)),
+    )
+    .get_result(conn)
 }
 
 /// Marks sending digests with nothing left to deliver as sent.

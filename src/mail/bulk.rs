@@ -19,7 +19,7 @@ pub struct Letterhead {
     /// From, Subject, Reply-To, the extra headers, MIME-Version and the multipart Content-Type,
     /// written after the recipient's own headers.
     shared: String,
-    /// The boundary line and headers that open the text part, per transfer encoding.
+    /// The boundary line and headers that open the text part, indexed by transfer encoding.
     text_open: [String; 2],
     /// The boundary between the parts and the headers of the HTML part, per encoding.
     html_open: [String; 2],
@@ -32,9 +32,9 @@ pub struct Letterhead {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferEncoding {
     /// UTF-8 as is (RFC 6152), lines of at most 998 octets.
-    EightBit,
+    EightBit = 0,
     /// For a body with a longer line.
-    QuotedPrintable,
+    QuotedPrintable = 1,
 }
 
 /// One recipient's headers: printable ASCII only (see [`header_safe`]).
@@ -118,6 +118,7 @@ impl Letterhead {
     }
 
     /// The multipart boundary.
+    #[cfg(test)]
     pub fn boundary(&self) -> &str {
         &self.boundary
     }
