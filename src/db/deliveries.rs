@@ -43,7 +43,7 @@ pub fn claim(
               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') \
             LIMIT $4 FOR UPDATE SKIP LOCKED), \
         due AS (SELECT id FROM deliveries \
-            WHERE status = 'queued' AND next_attempt_at <= $3 \
+            WHERE status = 'queued' AND attempts > 0 AND next_attempt_at <= $3 \
               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') \
             LIMIT $4 FOR UPDATE SKIP LOCKED) \
         UPDATE deliveries SET status = 'sending', lease_until = $1, lease_owner = $2, \
@@ -59,8 +59,8 @@ pub fn claim(
                WHERE status = 'sending' AND lease_until < ?3 \
                AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') LIMIT ?4) \
             UNION ALL \
-            SELECT * FROM (SELECT id FROM deliveries INDEXED BY deliveries_queued \
-               WHERE status = 'queued' AND next_attempt_at <= ?3 \
+            SELECT * FROM (SELECT id FROM deliveries INDEXED BY deliveries_retrying \
+               WHERE status = 'queued' AND attempts > 0 AND next_attempt_at <= ?3 \
                AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') LIMIT ?4)) LIMIT ?4) \
         RETURNING id, digest_id, subscriber_id, attempts, message_id";
     let sql = match conn {

@@ -1,12 +1,14 @@
 //! Digests: a subject and a frozen set of articles for one list, and their send state.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
 
 use super::articles::Article;
 use super::schema::{
-    articles, deliveries, digest_articles, digest_schedules, digests, subscribers, subscriptions,
+    articles, deliveries, delivery_ranges, digest_articles, digest_schedules, digests, subscribers,
+    subscriptions,
 };
 use super::DbConnection;
 
@@ -144,6 +146,7 @@ pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResul
             0.into_sql::<Integer>(),
             now.into_sql::<Timestamp>(),
         ));
+    let after = super::ranges::highest_id(conn)?;
     let n = diesel::insert_into(deliveries::table)
         .values(audience)
         .into_columns((
@@ -154,6 +157,8 @@ pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResul
             deliveries::next_attempt_at,
         ))
         .execute(conn)?;
+    let through = super::ranges::highest_id(conn)?;
+    super::ranges::open(conn, id, after, through)?;
     Ok(Some(n))
 }
 
@@ -166,8 +171,8 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
         .load(conn)
 }
 
-/// Whether the digest engine has anything to do now: a delivery it could claim (due, or its
-/// lease expired), a sending digest with nothing left open (to mark sent), a scheduled digest
+/// Whether the digest engine has anything to do now: deliveries it could claim (a retry due,
+/// a lease expired, untried ones not handed out yet), a sending digest with nothing left open (to mark sent), a scheduled digest
 /// due, a list's cadence due. Read-only, so an idle instance polls often without taking the
 /// write lock; a digest whose remaining deliveries wait for a retry is not work until then.
 pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
@@ -176,14 +181,26 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
             .filter(digests::status.eq("sending"))
             .select(digests::id)
     };
-    let due = deliveries::table
-        .filter(deliveries::status.eq("queued"))
+    // Literal conditions, because a bound value cannot tell the database that a partial index
+    // (of the few retries, of the rows in flight) covers the query; and `digest_id + 0`, so
+    // it does not prefer the (digest, subscriber) index. Otherwise it reads every delivery of
+    // a large digest to find none.
+    let retry_due = deliveries::table
+        .filter(sql::<Bool>(
+            "deliveries.status = 'queued' AND deliveries.attempts > 0",
+        ))
         .filter(deliveries::next_attempt_at.le(now))
-        .filter(deliveries::digest_id.eq_any(sending()));
+        .filter((deliveries::digest_id + 0i64).eq_any(sending()));
     let expired = deliveries::table
-        .filter(deliveries::status.eq("sending"))
+        .filter(sql::<Bool>("deliveries.status = 'sending'"))
         .filter(deliveries::lease_until.lt(now))
-        .filter(deliveries::digest_id.eq_any(sending()));
+        .filter((deliveries::digest_id + 0i64).eq_any(sending()));
+    let untried = digests::table
+        .filter(digests::status.eq("sending"))
+        .filter(digests::claimed_through.lt(digests::deliveries_through));
+    let range_expired = delivery_ranges::table
+        .filter(delivery_ranges::lease_until.lt(now))
+        .filter(delivery_ranges::digest_id.eq_any(sending()));
     let open = deliveries::table
         .filter(deliveries::digest_id.eq(digests::id))
         .filter(deliveries::status.eq_any(["queued", "sending"]));
@@ -197,8 +214,10 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
     use diesel::dsl::{exists, select};
     // One statement: an idle poll is one round trip.
     select(
-        exists(due)
+        exists(retry_due)
             .or(exists(expired))
+            .or(exists(untried))
+            .or(exists(range_expired))
             .or(exists(finished))
             .or(exists(scheduled))
             .or(exists(cadence)),
@@ -272,7 +291,8 @@ pub fn progress(conn: &mut DbConnection, digest_id: i64) -> QueryResult<Progress
     Ok(p)
 }
 
-/// Queues the failed deliveries of a digest again and reopens it; returns how many.
+/// Queues the failed deliveries of a digest again and reopens it; returns how many. They go
+/// as retries, due now, with a new round of attempts (the count restarts at one).
 pub fn retry_failed(
     conn: &mut DbConnection,
     digest_id: i64,
@@ -285,7 +305,7 @@ pub fn retry_failed(
     )
     .set((
         deliveries::status.eq("queued"),
-        deliveries::attempts.eq(0),
+        deliveries::attempts.eq(1),
         deliveries::next_attempt_at.eq(now),
     ))
     .execute(conn)?;

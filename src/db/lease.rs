@@ -1,21 +1,25 @@
 //! The bookkeeping of the lease protocol, shared by the two queues that use it: the outbox and
 //! the digest deliveries. Both tables have `id`, `status` (`queued` → `sending` → ...),
 //! `attempts`, `next_attempt_at`, `lease_until`, `lease_owner` and `last_error`; claiming and
-//! recording a success differ per table and stay with it.
+//! recording a success differ per table and stay with it. A failure records the attempt count
+//! the claim gave the row (a delivery leased in a range is counted only here).
 
 /// Defines `mark_retry`, `mark_failed` and `release` for `$table` in the calling module.
 macro_rules! lease_bookkeeping {
     ($table:ident) => {
-        /// Queues a row again after a temporary failure, to be tried at `at`.
+        /// Queues a row again after a temporary failure (its `attempts`th), to be tried at
+        /// `at`.
         pub fn mark_retry(
             conn: &mut DbConnection,
             id: i64,
+            attempts: i32,
             at: NaiveDateTime,
             error: &str,
         ) -> QueryResult<()> {
             diesel::update($table::table.find(id))
                 .set((
                     $table::status.eq("queued"),
+                    $table::attempts.eq(attempts),
                     $table::next_attempt_at.eq(at),
                     $table::lease_until.eq(None::<NaiveDateTime>),
                     $table::lease_owner.eq(None::<String>),
@@ -25,11 +29,18 @@ macro_rules! lease_bookkeeping {
             Ok(())
         }
 
-        /// Records a permanent failure; the row and its reason stay.
-        pub fn mark_failed(conn: &mut DbConnection, id: i64, error: &str) -> QueryResult<()> {
+        /// Records a permanent failure at the `attempts`th attempt; the row and its reason
+        /// stay.
+        pub fn mark_failed(
+            conn: &mut DbConnection,
+            id: i64,
+            attempts: i32,
+            error: &str,
+        ) -> QueryResult<()> {
             diesel::update($table::table.find(id))
                 .set((
                     $table::status.eq("failed"),
+                    $table::attempts.eq(attempts),
                     $table::lease_until.eq(None::<NaiveDateTime>),
                     $table::lease_owner.eq(None::<String>),
                     $table::last_error.eq(Some(error)),

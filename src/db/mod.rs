@@ -16,6 +16,7 @@ pub mod digests;
 pub mod feeds;
 pub mod lists;
 pub mod outbox;
+pub mod ranges;
 pub mod schedules;
 pub mod schema;
 pub mod settings;

@@ -130,6 +130,8 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
+        claimed_through -> BigInt,
+        deliveries_through -> BigInt,
     }
 }
 
@@ -158,6 +160,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    delivery_ranges (id) {
+        id -> BigInt,
+        digest_id -> BigInt,
+        first_id -> BigInt,
+        last_id -> BigInt,
+        lease_owner -> Text,
+        lease_until -> Timestamp,
+    }
+}
+
+diesel::table! {
     feeds (id) {
         id -> BigInt,
         list_id -> BigInt,
@@ -179,6 +192,7 @@ diesel::joinable!(digests -> lists (list_id));
 diesel::joinable!(digest_articles -> digests (digest_id));
 diesel::joinable!(digest_articles -> articles (article_id));
 diesel::joinable!(deliveries -> digests (digest_id));
+diesel::joinable!(delivery_ranges -> digests (digest_id));
 diesel::joinable!(deliveries -> subscribers (subscriber_id));
 diesel::joinable!(feeds -> lists (list_id));
 
@@ -194,6 +208,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     digests,
     digest_articles,
     deliveries,
+    delivery_ranges,
     digest_schedules,
     feeds,
 );

@@ -1,5 +1,5 @@
 //! The digest delivery engine. Each pass leases a batch of deliveries (lease committed before
-//! any SMTP traffic), renders each recipient's copy, sends over the digest connections with no
+//! any SMTP traffic; untried deliveries are leased as a range, see `db::ranges`), renders each recipient's copy, sends over the digest connections with no
 //! transaction open, and records the batch's outcomes in one transaction. Several instances
 //! share a send through the leases; a crash re-sends at most the batch in flight.
 
@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use super::throttle::Throttle;
 use super::worker::backoff;
 use crate::config::{DeliverySettings, WorkerSettings};
-use crate::db::{self, deliveries, digests, DbError, Pool};
+use crate::db::{self, deliveries, digests, ranges, DbError, Pool};
 use crate::digests::{run_due_schedules, PreparedDigest, RecipientView};
 use crate::domain::mask_email;
 use crate::links::Links;
@@ -224,16 +224,25 @@ impl DigestEngine {
             inner.settings.batch_size.max(1),
             chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
         );
-        let (claimed, recipients) = db::write(&inner.pool, move |conn| {
+        let (range, claimed, recipients) = db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();
-            let claimed = deliveries::claim(conn, &owner, now, now + lease, limit, &suffix)?;
+            // Retries and deliveries whose single lease ran out first, then a range of
+            // untried ones (nearly every delivery goes out that way).
+            let mut claimed = deliveries::claim(conn, &owner, now, now + lease, limit, &suffix)?;
+            let mut range = None;
+            if claimed.is_empty() {
+                if let Some(r) = ranges::claim(conn, &owner, now, now + lease, limit, &suffix)? {
+                    range = Some(r.range_id);
+                    claimed = r.deliveries;
+                }
+            }
             let ids: Vec<i64> = claimed.iter().map(|c| c.subscriber_id).collect();
             let recipients = if ids.is_empty() {
                 Vec::new()
             } else {
                 deliveries::recipients(conn, &ids)?
             };
-            Ok::<_, DbError>((claimed, recipients))
+            Ok::<_, DbError>((range, claimed, recipients))
         })
         .await?;
         if claimed.is_empty() {
@@ -288,6 +297,7 @@ impl DigestEngine {
         done.sent = sent.len();
         done.skipped = skipped.len();
         let (owner, retry) = (inner.owner.clone(), inner.retry.clone());
+        let suffix = inner.id_suffix.clone();
         for (id, _, o) in &other {
             match o {
                 Outcome::Failed(reason) => {
@@ -301,16 +311,33 @@ impl DigestEngine {
         // sent again: at most one batch of duplicates, nothing lost.
         db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();
-            deliveries::mark_sent(conn, &sent, now)?;
+            match range {
+                // Untried rows are written for the first time: attempt and Message-ID too.
+                Some(_) => ranges::mark_sent(conn, &sent, now, &suffix)?,
+                None => deliveries::mark_sent(conn, &sent, now)?,
+            };
             deliveries::mark_skipped(conn, &skipped)?;
-            deliveries::release(conn, &owner, &released)?;
             for (id, attempts, outcome) in other {
                 match outcome {
-                    Outcome::Retry(reason) => {
-                        deliveries::mark_retry(conn, id, now + backoff(&retry, attempts), &reason)?
+                    Outcome::Retry(reason) => deliveries::mark_retry(
+                        conn,
+                        id,
+                        attempts,
+                        now + backoff(&retry, attempts),
+                        &reason,
+                    )?,
+                    Outcome::Failed(reason) => {
+                        deliveries::mark_failed(conn, id, attempts, &reason)?
                     }
-                    Outcome::Failed(reason) => deliveries::mark_failed(conn, id, &reason)?,
                     _ => {}
+                }
+            }
+            match range {
+                // Released deliveries of a range stay untried; the range goes to another
+                // instance at once.
+                Some(range) => ranges::close(conn, range, &owner, now, !released.is_empty())?,
+                None => {
+                    deliveries::release(conn, &owner, &released)?;
                 }
             }
             Ok::<_, DbError>(())

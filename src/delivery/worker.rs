@@ -180,14 +180,14 @@ impl OutboxWorker {
                     continue;
                 }
             }
-            outcomes.push((id, outcome, delay));
+            outcomes.push((id, attempts, outcome, delay));
         }
         // One transaction records the whole batch. Should it fail, the leases expire and the
         // batch is sent again: at most one batch of duplicates, nothing lost.
         let owner = inner.owner.clone();
         db::write(&inner.pool, move |conn| {
-            for (id, outcome, delay) in outcomes {
-                record(conn, id, outcome, delay)?;
+            for (id, attempts, outcome, delay) in outcomes {
+                record(conn, id, attempts, outcome, delay)?;
             }
             if !released.is_empty() {
                 outbox::release(conn, &owner, &released)?;
@@ -199,18 +199,21 @@ impl OutboxWorker {
     }
 }
 
-/// Writes one outcome to the outbox row.
+/// Writes one outcome of the `attempts`th attempt to the outbox row.
 fn record(
     conn: &mut db::DbConnection,
     id: i64,
+    attempts: i32,
     outcome: Outcome,
     retry_delay: chrono::Duration,
 ) -> diesel::QueryResult<()> {
     let now = Utc::now().naive_utc();
     match outcome {
         Outcome::Sent => outbox::mark_sent(conn, id, now),
-        Outcome::Failed(reason) => outbox::mark_failed(conn, id, &reason),
-        Outcome::Retry(reason) => outbox::mark_retry(conn, id, now + retry_delay, &reason),
+        Outcome::Failed(reason) => outbox::mark_failed(conn, id, attempts, &reason),
+        Outcome::Retry(reason) => {
+            outbox::mark_retry(conn, id, attempts, now + retry_delay, &reason)
+        }
         Outcome::Released => Ok(()),
     }
 }

@@ -233,6 +233,48 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
 }
 
 #[tokio::test]
+async fn an_engine_stopped_mid_send_hands_its_untried_deliveries_on_at_once() {
+    let app = spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.delivery.enabled = false;
+        s.delivery.connections = 1;
+        // Far longer than the test: the rest must not wait for the lease to run out.
+        s.delivery.lease_secs = 3600;
+    })
+    .await;
+    app.seed_confirmed("newsletter", 6).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    app.smtp.set_delay(std::time::Duration::from_millis(200));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(app.engine.clone().run(stopped));
+    app.smtp
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert!(app.smtp.received().len() < 6, "stopped mid-send");
+
+    app.smtp.set_delay(std::time::Duration::ZERO);
+    assert!(engine_has_work(&app).await, "the rest is work at once");
+    app.engine.drain().await.unwrap();
+    let mails = app.smtp.received();
+    let mut readers: Vec<_> = mails.iter().map(|m| m.rcpt_to[0].clone()).collect();
+    readers.sort();
+    readers.dedup();
+    assert_eq!((mails.len(), readers.len()), (6, 6), "everyone, once");
+    let (digest, progress) = digests::status(&app.state.pool, id).await.unwrap();
+    assert_eq!((digest.status.as_str(), progress.sent), ("sent", 6));
+    let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
+    assert!(
+        rows.iter()
+            .all(|r| r.attempts == 1 && r.message_id.is_some()),
+        "each recorded with its one attempt and Message-ID: {rows:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_paused_digest_sends_nothing_until_resumed_and_a_cancelled_one_never() {
     let app = spawn_app_without_workers().await;
     app.seed_confirmed("newsletter", 2).await;

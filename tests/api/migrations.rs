@@ -29,3 +29,49 @@ fn both_backends_have_the_same_migration_folders_with_up_and_down() {
         }
     }
 }
+
+/// A digest that was sending when the instance was upgraded: the new ledger (untried
+/// deliveries handed out in ranges) must pick up where the old one stopped.
+#[tokio::test]
+async fn a_digest_sending_across_the_upgrade_reaches_everyone_once() {
+    use diesel::connection::SimpleConnection;
+    use iscriviti::db::{self, DbConnection};
+
+    let app = crate::helpers::spawn_app_without_workers().await;
+    app.seed_confirmed("newsletter", 3).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    // Back to the schema before ranges, with the deliveries as the old code left them.
+    app.db(|c| {
+        let down = match c {
+            DbConnection::Pg(_) => {
+                include_str!("../../migrations/postgres/2026-11-29-000006_delivery_ranges/down.sql")
+            }
+            DbConnection::Sqlite(_) => {
+                include_str!("../../migrations/sqlite/2026-11-29-000006_delivery_ranges/down.sql")
+            }
+        };
+        c.batch_execute(down)?;
+        c.batch_execute("DELETE FROM __diesel_schema_migrations WHERE version = '20261129000006'")
+    })
+    .await;
+    let ran = db::run(&app.state.pool, db::migrate).await.unwrap();
+    assert_eq!(ran, 1);
+
+    assert_eq!(app.engine.drain().await.unwrap().sent, 3);
+    let mut readers: Vec<_> = app
+        .smtp
+        .received()
+        .iter()
+        .map(|m| m.rcpt_to[0].clone())
+        .collect();
+    readers.sort();
+    readers.dedup();
+    assert_eq!(readers.len(), 3);
+    assert_eq!(app.smtp.received().len(), 3);
+    let status = iscriviti::digests::status(&app.state.pool, id)
+        .await
+        .unwrap();
+    assert_eq!(status.0.status, "sent");
+}
