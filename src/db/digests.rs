@@ -171,6 +171,33 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
         .load(conn)
 }
 
+/// Whether a digest (in a query on `digests`) looks finished from what is cheap to read: every
+/// delivery handed out, no range leased, no retry waiting, none leased on its own. Untried
+/// deliveries are always above the cursor or inside a range (`ranges`), so this holds only when
+/// nothing is left; `finish_done` still confirms it against the deliveries. The idle check uses
+/// this alone: confirming reads every delivery of the digest up to an open one, which, polled
+/// while a large digest waits for a few retries, would read it all four times a second.
+macro_rules! looks_finished {
+    () => {{
+        use diesel::dsl::{exists, not};
+        // Literal conditions and `digest_id + 0`: see engine_has_work.
+        let retrying = deliveries::table
+            .filter(sql::<Bool>(
+                "deliveries.status = 'queued' AND deliveries.attempts > 0",
+            ))
+            .filter((deliveries::digest_id + 0i64).eq(digests::id));
+        let leased = deliveries::table
+            .filter(sql::<Bool>("deliveries.status = 'sending'"))
+            .filter((deliveries::digest_id + 0i64).eq(digests::id));
+        let ranges = delivery_ranges::table.filter(delivery_ranges::digest_id.eq(digests::id));
+        digests::claimed_through
+            .ge(digests::deliveries_through)
+            .and(not(exists(ranges)))
+            .and(not(exists(retrying)))
+            .and(not(exists(leased)))
+    }};
+}
+
 /// Whether the digest engine has anything to do now: deliveries it could claim (a retry due,
 /// a lease expired, untried ones not handed out yet), a sending digest with nothing left open (to mark sent), a scheduled digest
 /// due, a list's cadence due. Read-only, so an idle instance polls often without taking the
@@ -201,12 +228,9 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
     let range_expired = delivery_ranges::table
         .filter(delivery_ranges::lease_until.lt(now))
         .filter(delivery_ranges::digest_id.eq_any(sending()));
-    let open = deliveries::table
-        .filter(deliveries::digest_id.eq(digests::id))
-        .filter(deliveries::status.eq_any(["queued", "sending"]));
     let finished = digests::table
         .filter(digests::status.eq("sending"))
-        .filter(diesel::dsl::not(diesel::dsl::exists(open)));
+        .filter(looks_finished!());
     let scheduled = digests::table
         .filter(digests::status.eq("scheduled"))
         .filter(digests::scheduled_at.le(now));
@@ -225,7 +249,8 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
     .get_result(conn)
 }
 
-/// Marks sending digests with nothing left to deliver as sent.
+/// Marks sending digests with nothing left to deliver as sent: those that look finished, once
+/// their deliveries confirm it (none queued or in flight).
 pub fn finish_done(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
     let open = deliveries::table
         .filter(deliveries::digest_id.eq(digests::id))
@@ -233,6 +258,7 @@ pub fn finish_done(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<u
     diesel::update(
         digests::table
             .filter(digests::status.eq("sending"))
+            .filter(looks_finished!())
             .filter(diesel::dsl::not(diesel::dsl::exists(open))),
     )
     .set((
