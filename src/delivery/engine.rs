@@ -1,7 +1,8 @@
 //! The digest delivery engine. Each pass leases a batch of deliveries (lease committed before
-//! any SMTP traffic; untried deliveries are leased as a range, see `db::ranges`), renders each recipient's copy, sends over the digest connections with no
-//! transaction open, and records the batch's outcomes in one transaction. Several instances
-//! share a send through the leases; a crash re-sends at most the batch in flight.
+//! any SMTP traffic; untried deliveries are leased as a range, see `db::ranges`), renders each
+//! recipient's copy, sends over the digest connections with no transaction open, and records
+//! the batch's outcomes in one transaction. Several instances share a send through the leases;
+//! a crash re-sends at most the batch in flight.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
