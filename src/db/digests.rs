@@ -199,9 +199,10 @@ macro_rules! looks_finished {
 }
 
 /// Whether the digest engine has anything to do now: deliveries it could claim (a retry due,
-/// a lease expired, untried ones not handed out yet), a sending digest with nothing left open (to mark sent), a scheduled digest
-/// due, a list's cadence due. Read-only, so an idle instance polls often without taking the
-/// write lock; a digest whose remaining deliveries wait for a retry is not work until then.
+/// a lease expired, untried ones not handed out yet), a sending digest that looks finished
+/// (to mark sent), a scheduled digest due, a list's cadence due. Read-only, so an idle
+/// instance polls often without taking the write lock; a digest whose remaining deliveries
+/// wait for a retry is not work until then.
 pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
     let sending = || {
         digests::table
