@@ -288,8 +288,12 @@ impl Progress {
     }
 }
 
-/// How far a digest's delivery is.
-pub fn progress(conn: &mut DbConnection, digest_id: i64) -> QueryResult<Progress> {
+/// How far a digest's delivery is at `now`.
+pub fn progress(
+    conn: &mut DbConnection,
+    digest_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Progress> {
     let rows: Vec<(String, i32, i64)> = deliveries::table
         .filter(deliveries::digest_id.eq(digest_id))
         .group_by((deliveries::status, deliveries::attempts))
@@ -315,6 +319,11 @@ pub fn progress(conn: &mut DbConnection, digest_id: i64) -> QueryResult<Progress
             _ => p.failed += n,
         }
     }
+    // Untried deliveries in a range whose lease runs are in flight, though their rows still
+    // say queued (a range's rows are written only with their outcome).
+    let in_flight = super::ranges::in_flight(conn, digest_id, now)?;
+    p.queued -= in_flight;
+    p.sending += in_flight;
     Ok(p)
 }
 

@@ -208,6 +208,22 @@ fn untried(
         .collect())
 }
 
+/// How many untried deliveries of a digest are inside ranges whose lease runs at `now`.
+pub fn in_flight(conn: &mut DbConnection, digest_id: i64, now: NaiveDateTime) -> QueryResult<i64> {
+    let live: Vec<(i64, i64)> = delivery_ranges::table
+        .filter(delivery_ranges::digest_id.eq(digest_id))
+        .filter(delivery_ranges::lease_until.gt(now))
+        .select((delivery_ranges::first_id, delivery_ranges::last_id))
+        .load(conn)?;
+    let mut n = 0;
+    for (first, last) in live {
+        n += in_range!(digest_id, first, last)
+            .count()
+            .get_result::<i64>(conn)?;
+    }
+    Ok(n)
+}
+
 /// Records delivered messages of a range: their attempt and Message-ID, written now for the
 /// first time.
 pub fn mark_sent(

@@ -252,9 +252,17 @@ async fn an_engine_stopped_mid_send_hands_its_untried_deliveries_on_at_once() {
     app.smtp
         .wait_for(1, std::time::Duration::from_secs(10))
         .await;
+    let progress = digests::status(&app.state.pool, id).await.unwrap().1;
+    assert_eq!(
+        (progress.queued, progress.sending),
+        (0, 6),
+        "the batch is in flight until its outcomes are recorded"
+    );
     stop.send(true).unwrap();
     running.await.unwrap();
     assert!(app.smtp.received().len() < 6, "stopped mid-send");
+    let progress = digests::status(&app.state.pool, id).await.unwrap().1;
+    assert_eq!(progress.sending, 0, "handed back: nothing in flight");
 
     app.smtp.set_delay(std::time::Duration::ZERO);
     assert!(engine_has_work(&app).await, "the rest is work at once");
