@@ -171,6 +171,12 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
         .load(conn)
 }
 
+/// The predicates of the partial indexes of deliveries waiting for a retry and of those leased
+/// one by one (migrations), written as literals so the database can use those indexes: with a
+/// bound value it cannot tell that the index covers the query.
+const RETRYING: &str = "deliveries.status = 'queued' AND deliveries.attempts > 0";
+const LEASED: &str = "deliveries.status = 'sending'";
+
 /// Whether a digest (in a query on `digests`) looks finished from what is cheap to read: every
 /// delivery handed out, no range leased, no retry waiting, none leased on its own. Untried
 /// deliveries are always above the cursor or inside a range (`ranges`), so this holds only when
@@ -180,14 +186,12 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
 macro_rules! looks_finished {
     () => {{
         use diesel::dsl::{exists, not};
-        // Literal conditions and `digest_id + 0`: see engine_has_work.
+        // `digest_id + 0`: see engine_has_work.
         let retrying = deliveries::table
-            .filter(sql::<Bool>(
-                "deliveries.status = 'queued' AND deliveries.attempts > 0",
-            ))
+            .filter(sql::<Bool>(RETRYING))
             .filter((deliveries::digest_id + 0i64).eq(digests::id));
         let leased = deliveries::table
-            .filter(sql::<Bool>("deliveries.status = 'sending'"))
+            .filter(sql::<Bool>(LEASED))
             .filter((deliveries::digest_id + 0i64).eq(digests::id));
         let ranges = delivery_ranges::table.filter(delivery_ranges::digest_id.eq(digests::id));
         digests::claimed_through
@@ -209,18 +213,15 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
             .filter(digests::status.eq("sending"))
             .select(digests::id)
     };
-    // Literal conditions, because a bound value cannot tell the database that a partial index
-    // (of the few retries, of the rows in flight) covers the query; and `digest_id + 0`, so
-    // it does not prefer the (digest, subscriber) index. Otherwise it reads every delivery of
-    // a large digest to find none.
+    // The partial indexes' predicates as literals, and `digest_id + 0` so the database does
+    // not prefer the (digest, subscriber) index: otherwise it reads every delivery of a large
+    // digest to find none.
     let retry_due = deliveries::table
-        .filter(sql::<Bool>(
-            "deliveries.status = 'queued' AND deliveries.attempts > 0",
-        ))
+        .filter(sql::<Bool>(RETRYING))
         .filter(deliveries::next_attempt_at.le(now))
         .filter((deliveries::digest_id + 0i64).eq_any(sending()));
     let expired = deliveries::table
-        .filter(sql::<Bool>("deliveries.status = 'sending'"))
+        .filter(sql::<Bool>(LEASED))
         .filter(deliveries::lease_until.lt(now))
         .filter((deliveries::digest_id + 0i64).eq_any(sending()));
     let untried = digests::table

@@ -13,7 +13,7 @@
 //! had sent without recording go out twice, as with any lease; nothing is lost.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{exists, max, sql};
+use diesel::dsl::{exists, max, not, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 
@@ -263,24 +263,17 @@ pub fn close(
     now: NaiveDateTime,
     hand_back: bool,
 ) -> QueryResult<()> {
-    let range: Option<(i64, i64, i64)> = delivery_ranges::table
+    let mine = delivery_ranges::table
         .find(range_id)
-        .filter(delivery_ranges::lease_owner.eq(owner))
-        .select((
-            delivery_ranges::digest_id,
-            delivery_ranges::first_id,
-            delivery_ranges::last_id,
-        ))
-        .first(conn)
-        .optional()?;
-    let Some((digest_id, first, last)) = range else {
-        return Ok(());
-    };
-    let left = in_range!(digest_id, first, last);
-    if !diesel::select(exists(left)).get_result::<bool>(conn)? {
-        diesel::delete(delivery_ranges::table.find(range_id)).execute(conn)?;
-    } else if hand_back {
-        diesel::update(delivery_ranges::table.find(range_id))
+        .filter(delivery_ranges::lease_owner.eq(owner));
+    let left = in_range!(
+        delivery_ranges::digest_id,
+        delivery_ranges::first_id,
+        delivery_ranges::last_id
+    );
+    let forgotten = diesel::delete(mine.filter(not(exists(left)))).execute(conn)?;
+    if forgotten == 0 && hand_back {
+        diesel::update(mine)
             .set(delivery_ranges::lease_until.eq(now))
             .execute(conn)?;
     }
