@@ -2,7 +2,7 @@
 //! any SMTP traffic; untried deliveries are leased as a range, see `db::ranges`), renders each
 //! recipient's copy, sends over the digest connections with no transaction open, and records
 //! the batch's outcomes in one transaction. Several instances share a send through the leases;
-//! a crash re-sends at most the batch in flight.
+//! a crash re-sends at most the batches in flight (one per lane).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -309,7 +309,7 @@ impl DigestEngine {
             }
         }
         // One transaction records the batch; if it fails, the leases expire and the batch is
-        // sent again: at most one batch of duplicates, nothing lost.
+        // sent again: at most this batch's sent messages go twice, nothing is lost.
         db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();
             match range {

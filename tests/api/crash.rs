@@ -43,8 +43,7 @@ fn copies(app: &TestApp) -> HashMap<String, usize> {
 }
 
 #[tokio::test]
-async fn a_kill_9_mid_send_then_a_restart_reaches_everyone_with_at_most_the_batch_in_flight_twice()
-{
+async fn a_kill_9_mid_send_then_a_restart_reaches_everyone_with_at_most_what_was_in_flight_twice() {
     let (app, id) = prepared_send().await;
     app.smtp.set_delay(Duration::from_millis(3));
     let mut first = ChildServer::start(&app, &config());
@@ -53,10 +52,20 @@ async fn a_kill_9_mid_send_then_a_restart_reaches_everyone_with_at_most_the_batc
     })
     .await;
     first.kill_9();
+    // The relay may still be reading what the dead process had written.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let at_kill = app.smtp.received().len();
     assert!(
         at_kill < READERS,
         "killed mid-send ({at_kill} of {READERS})"
+    );
+    // In flight: accepted by the relay, not yet recorded as sent. Each of the engine's two
+    // lanes has at most one batch out.
+    let recorded = digests::status(&app.state.pool, id).await.unwrap().1.sent as usize;
+    let in_flight = at_kill - recorded;
+    assert!(
+        in_flight <= 2 * BATCH,
+        "{in_flight} in flight, more than a batch per lane"
     );
 
     let _second = ChildServer::start(&app, &config());
@@ -65,8 +74,8 @@ async fn a_kill_9_mid_send_then_a_restart_reaches_everyone_with_at_most_the_batc
     assert_eq!(per.len(), READERS, "every reader got the digest");
     let duplicates: usize = per.values().map(|n| n - 1).sum();
     assert!(
-        duplicates <= BATCH,
-        "{duplicates} duplicates, more than one batch in flight"
+        duplicates <= in_flight,
+        "{duplicates} duplicates, but only {in_flight} were in flight at the kill"
     );
     let p = digests::status(&app.state.pool, id).await.unwrap().1;
     assert_eq!((p.sent, p.failed), (READERS as i64, 0));
