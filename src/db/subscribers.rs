@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{lists, subscribers, subscriptions};
+use super::schema::{deliveries, lists, subscribers, subscriptions};
 use super::DbConnection;
 use crate::domain::SubscriptionStatus;
 
@@ -119,8 +119,13 @@ pub fn set_language(
     Ok(())
 }
 
-/// Deletes a subscriber; subscriptions and tokens go with it (ON DELETE CASCADE).
+/// Deletes a subscriber and their deliveries; subscriptions and tokens go with it (ON DELETE
+/// CASCADE). Deliveries have no foreign key on PostgreSQL (its per-row check locked every
+/// reader when a digest started), so they are deleted here. A digest starting at the same
+/// moment may still write a delivery for the erased reader: it names no one, and the engine
+/// skips it (the reader is not found).
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(deliveries::table.filter(deliveries::subscriber_id.eq(id))).execute(conn)?;
     diesel::delete(subscribers::table.find(id)).execute(conn)
 }
 

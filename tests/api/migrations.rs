@@ -42,22 +42,29 @@ async fn a_digest_sending_across_the_upgrade_reaches_everyone_once() {
     app.add_article("Notizia", "https://www.example.org/n")
         .await;
     let id = app.start_digest("newsletter", "Oggi").await;
-    // Back to the schema before ranges, with the deliveries as the old code left them.
+    // Back to the schema before ranges (the later migrations undone first), with the
+    // deliveries as the old code left them.
     app.db(|c| {
-        let down = match c {
-            DbConnection::Pg(_) => {
-                include_str!("../../migrations/postgres/2026-11-29-000006_delivery_ranges/down.sql")
-            }
-            DbConnection::Sqlite(_) => {
-                include_str!("../../migrations/sqlite/2026-11-29-000006_delivery_ranges/down.sql")
-            }
+        let downs = match c {
+            DbConnection::Pg(_) => [
+                include_str!("../../migrations/postgres/2026-11-29-000007_deliveries_without_foreign_keys/down.sql"),
+                include_str!("../../migrations/postgres/2026-11-29-000006_delivery_ranges/down.sql"),
+            ],
+            DbConnection::Sqlite(_) => [
+                include_str!("../../migrations/sqlite/2026-11-29-000007_deliveries_without_foreign_keys/down.sql"),
+                include_str!("../../migrations/sqlite/2026-11-29-000006_delivery_ranges/down.sql"),
+            ],
         };
-        c.batch_execute(down)?;
-        c.batch_execute("DELETE FROM __diesel_schema_migrations WHERE version = '20261129000006'")
+        for down in downs {
+            c.batch_execute(down)?;
+        }
+        c.batch_execute(
+            "DELETE FROM __diesel_schema_migrations WHERE version IN ('20261129000006', '20261129000007')",
+        )
     })
     .await;
     let ran = db::run(&app.state.pool, db::migrate).await.unwrap();
-    assert_eq!(ran, 1);
+    assert_eq!(ran, 2);
 
     assert_eq!(app.engine.drain().await.unwrap().sent, 3);
     let mut readers: Vec<_> = app

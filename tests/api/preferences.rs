@@ -50,6 +50,11 @@ async fn erasing_removes_personal_data_and_keeps_a_hashed_suppression() {
         .confirmed_subscriber("cancellami@example.org", "newsletter")
         .await;
     let path = app.path_of(&app.state.links.preferences(sid));
+    // A digest went out to them: its ledger row names them too.
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    app.start_digest("newsletter", "Oggi").await;
+    assert_eq!(app.count("deliveries").await, 1);
 
     let res = app.post_form(&format!("{path}/erase"), "").await;
     assert_eq!(res.status(), 200);
@@ -57,6 +62,7 @@ async fn erasing_removes_personal_data_and_keeps_a_hashed_suppression() {
     assert_eq!(app.count("subscribers").await, 0);
     assert_eq!(app.count("subscriptions").await, 0);
     assert_eq!(app.count("tokens").await, 0);
+    assert_eq!(app.count("deliveries").await, 0);
     let hash = SubscriberEmail::parse("cancellami@example.org")
         .unwrap()
         .suppression_hash();
