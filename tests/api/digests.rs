@@ -446,3 +446,62 @@ async fn the_per_domain_cap_spaces_a_domains_messages() {
     let took = started.elapsed();
     assert!(took >= std::time::Duration::from_millis(1200), "{took:?}");
 }
+
+/// An instance that stalls past its lease (alive, not dead) and then records its batch must
+/// leave the range to the instance that took it over: handing it back would let a third
+/// instance send the same deliveries while the new owner is still sending them.
+#[tokio::test]
+async fn a_stalled_instance_leaves_a_range_taken_over_from_it_to_its_new_owner() {
+    use chrono::Timelike;
+    use diesel::prelude::*;
+    use iscriviti::db::ranges;
+    use iscriviti::db::schema::delivery_ranges as r;
+
+    let app = spawn_app_without_workers().await;
+    app.seed_confirmed("newsletter", 4).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    app.start_digest("newsletter", "Oggi").await;
+    // Whole seconds: the lease times are compared after a round trip through the database.
+    let t0 = chrono::Utc::now().naive_utc().with_nanosecond(0).unwrap();
+    let lease = chrono::Duration::seconds(60);
+    let later = t0 + lease + chrono::Duration::seconds(1);
+    let suffix = ".test@example.org>";
+    let ids = |c: &ranges::RangeClaim| c.deliveries.iter().map(|d| d.id).collect::<Vec<_>>();
+    app.db(move |c| {
+        let a = ranges::claim(c, "a", t0, t0 + lease, 2, suffix)?.expect("a range for A");
+        let b = ranges::claim(c, "b", later, later + lease, 2, suffix)?.expect("one for B");
+        assert_eq!(
+            b.range_id, a.range_id,
+            "the expired range is taken over first"
+        );
+        assert_eq!(ids(&b), ids(&a), "with its deliveries, all still untried");
+
+        // A wakes up: it had sent the first, was stopped before the second, and hands back.
+        ranges::mark_sent(c, &ids(&a)[..1], later, suffix)?;
+        ranges::close(c, a.range_id, "a", later, true)?;
+        let range: (String, chrono::NaiveDateTime) = r::table
+            .find(a.range_id)
+            .select((r::lease_owner, r::lease_until))
+            .first(c)?;
+        assert_eq!(
+            range,
+            ("b".to_owned(), later + lease),
+            "still B's, lease untouched"
+        );
+        let third = ranges::claim(c, "c", later, later + lease, 2, suffix)?.expect("the rest");
+        assert_ne!(
+            third.range_id, a.range_id,
+            "nothing of B's range for a third"
+        );
+        assert!(ids(&third).iter().all(|id| !ids(&a).contains(id)));
+
+        // B records both (the first went twice: it was in flight when A's lease ran out).
+        ranges::mark_sent(c, &ids(&b), later, suffix)?;
+        ranges::close(c, b.range_id, "b", later, false)?;
+        let left: i64 = r::table.find(b.range_id).count().get_result(c)?;
+        assert_eq!(left, 0, "B forgets its range once nothing in it is untried");
+        Ok(())
+    })
+    .await;
+}
