@@ -43,16 +43,16 @@ pub fn claim(
               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') \
             LIMIT $4 FOR UPDATE SKIP LOCKED), \
         due AS (SELECT id FROM deliveries \
-            WHERE status = 'queued' AND attempts > 0 AND next_attempt_at <= $3 \
+            WHERE status = 'queued' AND retry_at <= $3 \
               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') \
             LIMIT $4 FOR UPDATE SKIP LOCKED) \
         UPDATE deliveries SET status = 'sending', lease_until = $1, lease_owner = $2, \
-        attempts = attempts + 1, \
+        attempts = attempts + 1, retry_at = NULL, \
         message_id = COALESCE(message_id, '<' || CAST(id AS TEXT) || '.' || CAST(digest_id AS TEXT) || $5) \
         WHERE id IN (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) AS d LIMIT $4) \
         RETURNING id, digest_id, subscriber_id, attempts, message_id";
     const SQLITE: &str = "UPDATE deliveries SET status = 'sending', lease_until = ?1, lease_owner = ?2, \
-        attempts = attempts + 1, \
+        attempts = attempts + 1, retry_at = NULL, \
         message_id = COALESCE(message_id, '<' || CAST(id AS TEXT) || '.' || CAST(digest_id AS TEXT) || ?5) \
         WHERE id IN (SELECT id FROM ( \
             SELECT * FROM (SELECT id FROM deliveries INDEXED BY deliveries_leased \
@@ -60,7 +60,7 @@ pub fn claim(
                AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') LIMIT ?4) \
             UNION ALL \
             SELECT * FROM (SELECT id FROM deliveries INDEXED BY deliveries_retrying \
-               WHERE status = 'queued' AND attempts > 0 AND next_attempt_at <= ?3 \
+               WHERE status = 'queued' AND retry_at <= ?3 \
                AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') LIMIT ?4)) LIMIT ?4) \
         RETURNING id, digest_id, subscriber_id, attempts, message_id";
     let sql = match conn {
@@ -128,7 +128,7 @@ pub fn mark_sent(conn: &mut DbConnection, ids: &[i64], now: NaiveDateTime) -> Qu
         .execute(conn)
 }
 
-lease_bookkeeping!(deliveries);
+lease_bookkeeping!(deliveries, retry_at);
 
 /// One delivery as stored, for inspection.
 #[derive(Debug, Clone, Queryable, Selectable)]

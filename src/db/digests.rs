@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Integer, Text};
 
 use super::articles::Article;
 use super::schema::{
@@ -144,7 +144,6 @@ pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResul
             subscriptions::subscriber_id,
             "queued".into_sql::<Text>(),
             0.into_sql::<Integer>(),
-            now.into_sql::<Timestamp>(),
         ));
     let after = super::ranges::highest_id(conn)?;
     let n = diesel::insert_into(deliveries::table)
@@ -154,7 +153,6 @@ pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResul
             deliveries::subscriber_id,
             deliveries::status,
             deliveries::attempts,
-            deliveries::next_attempt_at,
         ))
         .execute(conn)?;
     let through = super::ranges::highest_id(conn)?;
@@ -173,9 +171,11 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
 
 /// The predicates of the partial indexes of deliveries waiting for a retry and of those leased
 /// one by one (migrations), written as literals so the database can use those indexes: with a
-/// bound value it cannot tell that the index covers the query.
-const RETRYING: &str = "deliveries.status = 'queued' AND deliveries.attempts > 0";
-const LEASED: &str = "deliveries.status = 'sending'";
+/// bound value it cannot tell that the index covers the query. They name only the columns
+/// that are set exactly in those states, never the status an outcome changes (see the
+/// migration `deliveries_updated_in_place`).
+const RETRYING: &str = "deliveries.retry_at IS NOT NULL";
+const LEASED: &str = "deliveries.lease_until IS NOT NULL";
 
 /// Whether a digest (in a query on `digests`) looks finished from what is cheap to read: every
 /// delivery handed out, no range leased, no retry waiting, none leased on its own. Untried
@@ -218,7 +218,7 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
     // digest to find none.
     let retry_due = deliveries::table
         .filter(sql::<Bool>(RETRYING))
-        .filter(deliveries::next_attempt_at.le(now))
+        .filter(deliveries::retry_at.le(now))
         .filter((deliveries::digest_id + 0i64).eq_any(sending()));
     let expired = deliveries::table
         .filter(sql::<Bool>(LEASED))
@@ -343,7 +343,7 @@ pub fn retry_failed(
     .set((
         deliveries::status.eq("queued"),
         deliveries::attempts.eq(1),
-        deliveries::next_attempt_at.eq(now),
+        deliveries::retry_at.eq(now),
     ))
     .execute(conn)?;
     if n > 0 {

@@ -1,12 +1,14 @@
 //! The bookkeeping of the lease protocol, shared by the two queues that use it: the outbox and
 //! the digest deliveries. Both tables have `id`, `status` (`queued` → `sending` → ...),
-//! `attempts`, `next_attempt_at`, `lease_until`, `lease_owner` and `last_error`; claiming and
-//! recording a success differ per table and stay with it. A failure records the attempt count
+//! `attempts`, a due time (the outbox's `next_attempt_at`, the deliveries' `retry_at`),
+//! `lease_until`, `lease_owner` and `last_error`; claiming and recording a success differ per
+//! table and stay with it. A failure records the attempt count
 //! the claim gave the row (a delivery leased in a range is counted only here).
 
-/// Defines `mark_retry`, `mark_failed` and `release` for `$table` in the calling module.
+/// Defines `mark_retry`, `mark_failed` and `release` for `$table`, whose due time is `$due`,
+/// in the calling module.
 macro_rules! lease_bookkeeping {
-    ($table:ident) => {
+    ($table:ident, $due:ident) => {
         /// Queues a row again after a temporary failure (its `attempts`th), to be tried at
         /// `at`.
         pub fn mark_retry(
@@ -20,7 +22,7 @@ macro_rules! lease_bookkeeping {
                 .set((
                     $table::status.eq("queued"),
                     $table::attempts.eq(attempts),
-                    $table::next_attempt_at.eq(at),
+                    $table::$due.eq(at),
                     $table::lease_until.eq(None::<NaiveDateTime>),
                     $table::lease_owner.eq(None::<String>),
                     $table::last_error.eq(Some(error)),
@@ -50,8 +52,13 @@ macro_rules! lease_bookkeeping {
         }
 
         /// Gives back leases this owner took but did not use (shutdown, pause), uncounting the
-        /// attempt.
-        pub fn release(conn: &mut DbConnection, owner: &str, ids: &[i64]) -> QueryResult<usize> {
+        /// attempt; they are due again at once.
+        pub fn release(
+            conn: &mut DbConnection,
+            owner: &str,
+            ids: &[i64],
+            now: NaiveDateTime,
+        ) -> QueryResult<usize> {
             diesel::update(
                 $table::table
                     .filter($table::id.eq_any(ids))
@@ -61,6 +68,7 @@ macro_rules! lease_bookkeeping {
             .set((
                 $table::status.eq("queued"),
                 $table::attempts.eq($table::attempts - 1),
+                $table::$due.eq(now),
                 $table::lease_until.eq(None::<NaiveDateTime>),
                 $table::lease_owner.eq(None::<String>),
             ))

@@ -125,7 +125,7 @@ pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryR
     Ok(())
 }
 
-lease_bookkeeping!(outbox);
+lease_bookkeeping!(outbox, next_attempt_at);
 
 /// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address
 /// and bodies are blanked. The rows stay as a record that something was (or was not) sent.

@@ -150,12 +150,12 @@ diesel::table! {
         subscriber_id -> BigInt,
         status -> Text,
         attempts -> Integer,
-        next_attempt_at -> Timestamp,
         lease_until -> Nullable<Timestamp>,
         lease_owner -> Nullable<Text>,
         message_id -> Nullable<Text>,
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
+        retry_at -> Nullable<Timestamp>,
     }
 }
 

@@ -338,7 +338,7 @@ impl DigestEngine {
                 // instance at once.
                 Some(range) => ranges::close(conn, range, &owner, now, !released.is_empty())?,
                 None => {
-                    deliveries::release(conn, &owner, &released)?;
+                    deliveries::release(conn, &owner, &released, now)?;
                 }
             }
             Ok::<_, DbError>(())

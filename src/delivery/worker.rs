@@ -190,7 +190,7 @@ impl OutboxWorker {
                 record(conn, id, attempts, outcome, delay)?;
             }
             if !released.is_empty() {
-                outbox::release(conn, &owner, &released)?;
+                outbox::release(conn, &owner, &released, Utc::now().naive_utc())?;
             }
             Ok::<_, DbError>(())
         })

@@ -505,3 +505,42 @@ async fn a_stalled_instance_leaves_a_range_taken_over_from_it_to_its_new_owner()
     })
     .await;
 }
+
+/// A retry leased on its own and handed back unsent (the instance stopped) is due again at
+/// once, and goes out.
+#[tokio::test]
+async fn a_retry_handed_back_unsent_is_due_again_and_goes_out() {
+    use iscriviti::db::{deliveries, ranges};
+
+    let app = spawn_app_without_workers().await;
+    app.seed_confirmed("newsletter", 2).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    let suffix = ".test@example.org>";
+    app.db(move |c| {
+        let now = chrono::Utc::now().naive_utc();
+        let lease = now + chrono::Duration::seconds(60);
+        // One delivery sent; the other failed for a moment and waits for its retry, due now.
+        let range = ranges::claim(c, "a", now, lease, 10, suffix)?.expect("the two");
+        let (first, second) = (range.deliveries[0].id, range.deliveries[1].id);
+        ranges::mark_sent(c, &[first], now, suffix)?;
+        deliveries::mark_retry(c, second, 1, now, "451 try later")?;
+        ranges::close(c, range.range_id, "a", now, false)?;
+        // Leased on its own, then handed back without being sent.
+        let claimed = deliveries::claim(c, "a", now, lease, 10, suffix)?;
+        assert_eq!(claimed.iter().map(|d| d.id).collect::<Vec<_>>(), [second]);
+        assert_eq!(deliveries::release(c, "a", &[second], now)?, 1);
+        Ok(())
+    })
+    .await;
+    assert!(engine_has_work(&app).await, "the retry is due at once");
+    assert_eq!(app.engine.drain().await.unwrap().sent, 1);
+    let (digest, progress) = digests::status(&app.state.pool, id).await.unwrap();
+    assert_eq!((digest.status.as_str(), progress.sent), ("sent", 2));
+    let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
+    assert_eq!(
+        rows[1].attempts, 2,
+        "the handed-back attempt is not counted"
+    );
+}

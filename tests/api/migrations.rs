@@ -43,14 +43,16 @@ async fn a_digest_sending_across_the_upgrade_reaches_everyone_once() {
         .await;
     let id = app.start_digest("newsletter", "Oggi").await;
     // Back to the schema before ranges (the later migrations undone first), with the
-    // deliveries as the old code left them.
+    // deliveries as the old code left them: one of them waiting for a retry.
     app.db(|c| {
         let downs = match c {
             DbConnection::Pg(_) => [
+                include_str!("../../migrations/postgres/2026-11-29-000008_deliveries_updated_in_place/down.sql"),
                 include_str!("../../migrations/postgres/2026-11-29-000007_deliveries_without_foreign_keys/down.sql"),
                 include_str!("../../migrations/postgres/2026-11-29-000006_delivery_ranges/down.sql"),
             ],
             DbConnection::Sqlite(_) => [
+                include_str!("../../migrations/sqlite/2026-11-29-000008_deliveries_updated_in_place/down.sql"),
                 include_str!("../../migrations/sqlite/2026-11-29-000007_deliveries_without_foreign_keys/down.sql"),
                 include_str!("../../migrations/sqlite/2026-11-29-000006_delivery_ranges/down.sql"),
             ],
@@ -59,12 +61,15 @@ async fn a_digest_sending_across_the_upgrade_reaches_everyone_once() {
             c.batch_execute(down)?;
         }
         c.batch_execute(
-            "DELETE FROM __diesel_schema_migrations WHERE version IN ('20261129000006', '20261129000007')",
+            "DELETE FROM __diesel_schema_migrations \
+             WHERE version IN ('20261129000006', '20261129000007', '20261129000008'); \
+             UPDATE deliveries SET attempts = 1, last_error = 'relay busy' \
+             WHERE id = (SELECT MIN(id) FROM deliveries)",
         )
     })
     .await;
     let ran = db::run(&app.state.pool, db::migrate).await.unwrap();
-    assert_eq!(ran, 2);
+    assert_eq!(ran, 3);
 
     assert_eq!(app.engine.drain().await.unwrap().sent, 3);
     let mut readers: Vec<_> = app
@@ -81,4 +86,11 @@ async fn a_digest_sending_across_the_upgrade_reaches_everyone_once() {
         .await
         .unwrap();
     assert_eq!(status.0.status, "sent");
+    let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
+    let attempts: Vec<i32> = rows.iter().map(|r| r.attempts).collect();
+    assert_eq!(
+        attempts,
+        [2, 1, 1],
+        "the retry waiting at the upgrade was made"
+    );
 }
