@@ -3,9 +3,9 @@
 //! recipient of every digest, so instead of a stored token they carry the ids they act on and
 //! an HMAC-SHA256 (128-bit tag) under a key every instance shares through the database.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::fmt::Write as _;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

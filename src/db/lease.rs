@@ -2,8 +2,8 @@
 //! the digest deliveries. Both tables have `id`, `status` (`queued` → `sending` → ...),
 //! `attempts`, a due time (the outbox's `next_attempt_at`, the deliveries' `retry_at`),
 //! `lease_until`, `lease_owner` and `last_error`; claiming and recording a success differ per
-//! table and stay with it. A failure records the attempt count
-//! the claim gave the row (a delivery leased in a range is counted only here).
+//! table and stay with it. A failure records the attempt count the claim gave the row (a
+//! delivery leased in a range is counted only here).
 
 /// Defines `mark_retry`, `mark_failed` and `release` for `$table`, whose due time is `$due`,
 /// in the calling module.
