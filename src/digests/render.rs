@@ -156,14 +156,9 @@ impl PreparedDigest {
             options: options.clone(),
             bulk: None,
         };
-        // DKIM-signed mail is built by lettre, which signs it.
-        if prepared.options.dkim.is_none() {
-            match prepared.bulk(templates) {
-                Ok(bulk) => prepared.bulk = Some(bulk),
-                Err(reason) => {
-                    tracing::warn!(digest_id, reason, "digest bodies rendered per reader")
-                }
-            }
+        match prepared.bulk(templates) {
+            Ok(bulk) => prepared.bulk = Some(bulk),
+            Err(reason) => tracing::warn!(digest_id, reason, "digest bodies rendered per reader"),
         }
         Ok(prepared)
     }
@@ -345,9 +340,12 @@ impl PreparedDigest {
             },
             text.fixed_len() + html.fixed_len() + 1024,
         );
-        (text_fits && html_fits).then_some(ComposedMail {
+        (text_fits && html_fits).then(|| ComposedMail {
             message_id,
-            content,
+            content: match self.options.dkim.as_deref() {
+                Some(signer) => signer.sign(&content),
+                None => content,
+            },
         })
     }
 

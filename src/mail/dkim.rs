@@ -1,19 +1,19 @@
-//! DKIM signing (RFC 6376; Ed25519 per RFC 8463) of outgoing messages, through lettre.
+//! DKIM signing (RFC 6376, relaxed/relaxed; Ed25519 per RFC 8463) of finished messages.
+//!
+//! A message is signed as the bytes that go on the wire, so a digest copy assembled from
+//! prepared parts is signed like any other: no message object per reader. Both hashes are
+//! computed here; the signature is Ed25519 (ed25519-dalek) or RSA PKCS#1 v1.5 (rsa).
 
+use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
-use lettre::message::header::HeaderName;
-use lettre::Message;
+use ed25519_dalek::Signer as _;
+use sha2::{Digest, Sha256};
 
 use crate::config::DkimSettings;
 
-/// The headers a signature covers. Listing one a message lacks (Reply-To) is allowed and also
-/// stops anyone adding it later without breaking the signature. Content-Type is left out:
-/// lettre writes a multipart's Content-Type with the body, after signing, so it cannot hash it.
-const SIGNED_HEADERS: [&str; 10] = [
+/// The headers a signature covers. Listing one a message lacks (Reply-To) is allowed (it
+/// counts as empty) and also stops anyone adding it later without breaking the signature.
+const SIGNED_HEADERS: [&str; 11] = [
     "From",
     "Reply-To",
     "To",
@@ -24,11 +24,22 @@ const SIGNED_HEADERS: [&str; 10] = [
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
     "MIME-Version",
+    "Content-Type",
 ];
+
+/// The signature's value is folded in lines of this many characters (78 with " b=").
+const FOLD: usize = 72;
+
+enum Key {
+    Ed25519(ed25519_dalek::SigningKey),
+    Rsa(rsa::RsaPrivateKey),
+}
 
 /// Signs messages with one key for one domain.
 pub struct DkimSigner {
-    config: DkimConfig,
+    domain: String,
+    selector: String,
+    key: Key,
 }
 
 impl std::fmt::Debug for DkimSigner {
@@ -71,31 +82,157 @@ impl DkimSigner {
 
     /// A signer for `domain` with the key in `key` (see [`DkimSettings::key_file`]).
     pub fn new(domain: &str, selector: &str, key: &str) -> Result<Self, DkimError> {
-        let key = parse_key(key)?;
-        let headers = SIGNED_HEADERS
-            .iter()
-            .map(|h| HeaderName::new_from_ascii_str(h))
-            .collect();
-        // relaxed/relaxed survives the re-folding and whitespace changes relays make.
-        let canonicalization = DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        };
         Ok(Self {
-            config: DkimConfig::new(
-                selector.to_owned(),
-                domain.to_owned(),
-                key,
-                headers,
-                canonicalization,
-            ),
+            domain: domain.to_owned(),
+            selector: selector.to_owned(),
+            key: parse_key(key)?,
         })
     }
 
-    /// Adds a `DKIM-Signature` header.
-    pub fn sign(&self, message: &mut Message) {
-        message.sign(&self.config);
+    /// `message` (a whole RFC 5322 message, CRLF line endings) with a `DKIM-Signature`
+    /// header in front.
+    pub fn sign(&self, message: &str) -> String {
+        let (head, body) = match message.find("\r\n\r\n") {
+            Some(at) => (&message[..at + 2], &message[at + 4..]),
+            None => (message, ""),
+        };
+        let body_hash = B64.encode(Sha256::digest(relaxed_body(body)));
+        let fields = header_fields(head);
+        let mut hash = Sha256::new();
+        for name in SIGNED_HEADERS {
+            // The last instance of each (RFC 6376 5.4.2); none counts as empty.
+            if let Some(field) = fields
+                .iter()
+                .rev()
+                .find(|f| field_name(f).eq_ignore_ascii_case(name))
+            {
+                hash.update(relaxed_header(field));
+                hash.update(b"\r\n");
+            }
+        }
+        let algorithm = match self.key {
+            Key::Ed25519(_) => "ed25519-sha256",
+            Key::Rsa(_) => "rsa-sha256",
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut signature = format!(
+            "DKIM-Signature: v=1; a={algorithm}; c=relaxed/relaxed; d={}; s={}; t={now};\r\n h={};\r\n bh={body_hash};\r\n b=",
+            self.domain,
+            self.selector,
+            SIGNED_HEADERS.join(":"),
+        );
+        // The signature's own header, with b= empty and no final CRLF, ends what is signed.
+        hash.update(relaxed_header(&signature));
+        let hash = hash.finalize();
+        let value = match &self.key {
+            // RFC 8463: Ed25519 over the SHA-256 hash of the canonicalized headers.
+            Key::Ed25519(key) => key.sign(&hash).to_bytes().to_vec(),
+            Key::Rsa(key) => key
+                .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &hash)
+                .expect("a SHA-256 digest fits any RSA key DKIM accepts"),
+        };
+        let value = B64.encode(value);
+        for (i, chunk) in value.as_bytes().chunks(FOLD).enumerate() {
+            if i > 0 {
+                signature.push_str("\r\n ");
+            }
+            signature.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        }
+        signature.push_str("\r\n");
+        let mut signed = String::with_capacity(signature.len() + message.len());
+        signed.push_str(&signature);
+        signed.push_str(message);
+        signed
     }
+}
+
+/// Header fields as written, each with its continuation lines, without the last CRLF.
+fn header_fields(head: &str) -> Vec<&str> {
+    let mut fields = Vec::with_capacity(24);
+    let mut start = 0;
+    let bytes = head.as_bytes();
+    let mut at = 0;
+    while let Some(i) = memchr::memmem::find(&bytes[at..], b"\r\n") {
+        let end = at + i;
+        let next = end + 2;
+        // A line that starts with whitespace continues the field.
+        if !matches!(bytes.get(next), Some(b' ' | b'\t')) {
+            fields.push(&head[start..end]);
+            start = next;
+        }
+        at = next;
+    }
+    if start < head.len() {
+        fields.push(&head[start..]);
+    }
+    fields
+}
+
+fn field_name(field: &str) -> &str {
+    field
+        .split_once(':')
+        .map_or(field, |(name, _)| name)
+        .trim_end()
+}
+
+/// RFC 6376 3.4.2: name in lower case, no space around the colon, the value unfolded with
+/// each run of whitespace made one space and none at either end. No final CRLF.
+fn relaxed_header(field: &str) -> Vec<u8> {
+    let (name, value) = field.split_once(':').unwrap_or((field, ""));
+    let mut out = Vec::with_capacity(field.len());
+    out.extend(name.trim_end().bytes().map(|b| b.to_ascii_lowercase()));
+    out.push(b':');
+    // Whitespace is written only between two other characters of the value.
+    let (mut space, mut started) = (false, false);
+    for &b in value.as_bytes() {
+        match b {
+            b'\r' | b'\n' => {}
+            b' ' | b'\t' => space = true,
+            _ => {
+                if space && started {
+                    out.push(b' ');
+                }
+                (space, started) = (false, true);
+                out.push(b);
+            }
+        }
+    }
+    out
+}
+
+/// RFC 6376 3.4.4: each run of whitespace in a line made one space, none at a line's end, no
+/// empty lines at the end; a body that is not empty ends with CRLF.
+fn relaxed_body(body: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut empty_lines = 0;
+    let body = body.strip_suffix("\r\n").unwrap_or(body);
+    for line in body.split("\r\n") {
+        let line = line.trim_end_matches([' ', '\t']);
+        if line.is_empty() {
+            empty_lines += 1;
+            continue;
+        }
+        for _ in 0..empty_lines {
+            out.extend_from_slice(b"\r\n");
+        }
+        empty_lines = 0;
+        let mut space = false;
+        for &b in line.as_bytes() {
+            if b == b' ' || b == b'\t' {
+                space = true;
+            } else {
+                if space {
+                    out.push(b' ');
+                }
+                space = false;
+                out.push(b);
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), DkimError> {
@@ -120,28 +257,30 @@ const ED25519_PKCS8_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
-fn parse_key(text: &str) -> Result<DkimSigningKey, DkimError> {
+fn parse_key(text: &str) -> Result<Key, DkimError> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
     let bad = |e: &dyn std::fmt::Display| DkimError::BadKey(e.to_string());
+    let ed25519 = |seed: &[u8]| {
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| bad(&"an Ed25519 seed is 32 bytes"))?;
+        Ok(Key::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)))
+    };
     let text = text.trim();
     if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
-        return DkimSigningKey::new(text, DkimSigningAlgorithm::Rsa).map_err(|e| bad(&e));
+        let key = rsa::RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| bad(&e))?;
+        return Ok(Key::Rsa(key));
     }
     if text.contains("-----BEGIN PRIVATE KEY-----") {
         let der = pem_body(text).ok_or_else(|| bad(&"malformed PEM"))?;
         if der.len() == 48 && der.starts_with(&ED25519_PKCS8_PREFIX) {
-            let seed = base64::engine::general_purpose::STANDARD.encode(&der[16..]);
-            return DkimSigningKey::new(&seed, DkimSigningAlgorithm::Ed25519).map_err(|e| bad(&e));
+            return ed25519(&der[16..]);
         }
-        // lettre reads RSA keys as PKCS#1 only; `openssl genpkey` writes PKCS#8.
-        use rsa::pkcs1::EncodeRsaPrivateKey;
-        use rsa::pkcs8::DecodePrivateKey;
         let key = rsa::RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| bad(&e))?;
-        let pkcs1 = key
-            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
-            .map_err(|e| bad(&e))?;
-        return DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa).map_err(|e| bad(&e));
+        return Ok(Key::Rsa(key));
     }
-    DkimSigningKey::new(text, DkimSigningAlgorithm::Ed25519).map_err(|e| bad(&e))
+    ed25519(&B64.decode(text).map_err(|e| bad(&e))?)
 }
 
 fn pem_body(text: &str) -> Option<Vec<u8>> {
@@ -151,12 +290,30 @@ fn pem_body(text: &str) -> Option<Vec<u8>> {
         .skip(1)
         .take_while(|l| !l.starts_with("-----END"))
         .collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+    B64.decode(b64).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The example of RFC 6376 3.4.5, and a value with a colon of its own.
+    #[test]
+    fn relaxed_canonicalization_follows_the_rfc_example() {
+        let head = "A: X\r\nB : Y\t\r\n\tZ  \r\n";
+        let fields = header_fields(head);
+        assert_eq!(fields, ["A: X", "B : Y\t\r\n\tZ  "]);
+        assert_eq!(relaxed_header(fields[0]), b"a:X");
+        assert_eq!(relaxed_header(fields[1]), b"b:Y Z");
+        assert_eq!(relaxed_header("Subject:  Re:  ciao "), b"subject:Re: ciao");
+        let body = " C \r\nD \t E\r\n\r\n\r\n";
+        assert_eq!(relaxed_body(body), b" C\r\nD E\r\n");
+        assert_eq!(relaxed_body("\r\n\r\n"), b"");
+        assert_eq!(
+            relaxed_body("no final line break"),
+            b"no final line break\r\n"
+        );
+    }
 
     #[test]
     fn keys_and_names_are_checked() {
@@ -168,9 +325,9 @@ mod tests {
         )
         .is_err());
         // A 32-byte seed in base64 is an Ed25519 key; any other length is not.
-        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
+        let short = B64.encode([7u8; 31]);
         assert!(DkimSigner::new("example.org", "s1", &short).is_err());
-        let seed = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let seed = B64.encode([7u8; 32]);
         assert!(DkimSigner::new("example.org", "s1", &seed).is_ok());
         assert!(check_name("domain", "mail.example.org").is_ok());
         assert!(check_name("domain", "exa mple.org").is_err());

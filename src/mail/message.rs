@@ -110,7 +110,7 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
             .flatten()
             .unwrap_or_else(|| Body::new(s.to_owned()))
     };
-    let mut message = builder.multipart(
+    let message = builder.multipart(
         MultiPart::alternative()
             .singlepart(
                 SinglePart::builder()
@@ -123,11 +123,12 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
                     .body(body(parts.html)),
             ),
     )?;
-    if let Some(signer) = parts.dkim {
-        signer.sign(&mut message);
-    }
+    let content = String::from_utf8(message.formatted()).map_err(|_| ComposeError::Encoding)?;
     Ok(ComposedMail {
         message_id,
-        content: String::from_utf8(message.formatted()).map_err(|_| ComposeError::Encoding)?,
+        content: match parts.dkim {
+            Some(signer) => signer.sign(&content),
+            None => content,
+        },
     })
 }
