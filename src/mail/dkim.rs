@@ -96,7 +96,9 @@ impl DkimSigner {
             Some(at) => (&message[..at + 2], &message[at + 4..]),
             None => (message, ""),
         };
-        let body_hash = B64.encode(Sha256::digest(relaxed_body(body)));
+        let mut body_hash = Sha256::new();
+        relaxed_body(body, &mut |piece| body_hash.update(piece));
+        let body_hash = B64.encode(body_hash.finalize());
         let fields = header_fields(head);
         let mut hash = Sha256::new();
         for name in SIGNED_HEADERS {
@@ -203,36 +205,48 @@ fn relaxed_header(field: &str) -> Vec<u8> {
 }
 
 /// RFC 6376 3.4.4: each run of whitespace in a line made one space, none at a line's end, no
-/// empty lines at the end; a body that is not empty ends with CRLF.
-fn relaxed_body(body: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
+/// empty lines at the end; a body that is not empty ends with CRLF. The canonical body goes to
+/// `out` piece by piece (into the hash, when signing).
+fn relaxed_body(body: &str, out: &mut impl FnMut(&[u8])) {
+    let body = body.as_bytes();
+    let body = body.strip_suffix(b"\r\n").unwrap_or(body);
     let mut empty_lines = 0;
-    let body = body.strip_suffix("\r\n").unwrap_or(body);
-    for line in body.split("\r\n") {
-        let line = line.trim_end_matches([' ', '\t']);
+    let mut from = 0;
+    let ends = memchr::memmem::find_iter(body, b"\r\n").chain(std::iter::once(body.len()));
+    for end in ends {
+        let line = &body[from..end];
+        // WSP is space and tab only (RFC 5234): a form feed is kept.
+        let kept = line.iter().rposition(|b| *b != b' ' && *b != b'\t');
+        let line = &line[..kept.map_or(0, |i| i + 1)];
+        from = end + 2;
         if line.is_empty() {
             empty_lines += 1;
             continue;
         }
         for _ in 0..empty_lines {
-            out.extend_from_slice(b"\r\n");
+            out(b"\r\n");
         }
         empty_lines = 0;
-        let mut space = false;
-        for &b in line.as_bytes() {
-            if b == b' ' || b == b'\t' {
-                space = true;
-            } else {
-                if space {
-                    out.push(b' ');
-                }
-                space = false;
-                out.push(b);
+        // Most lines have no run of whitespace to shorten: they go as they are.
+        if memchr::memchr(b'\t', line).is_none() && memchr::memmem::find(line, b"  ").is_none() {
+            out(line);
+        } else {
+            if line.starts_with(b" ") || line.starts_with(b"\t") {
+                out(b" ");
+            }
+            let mut words = line
+                .split(|b| *b == b' ' || *b == b'\t')
+                .filter(|w| !w.is_empty());
+            if let Some(first) = words.next() {
+                out(first);
+            }
+            for word in words {
+                out(b" ");
+                out(word);
             }
         }
-        out.extend_from_slice(b"\r\n");
+        out(b"\r\n");
     }
-    out
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), DkimError> {
@@ -306,13 +320,16 @@ mod tests {
         assert_eq!(relaxed_header(fields[0]), b"a:X");
         assert_eq!(relaxed_header(fields[1]), b"b:Y Z");
         assert_eq!(relaxed_header("Subject:  Re:  ciao "), b"subject:Re: ciao");
-        let body = " C \r\nD \t E\r\n\r\n\r\n";
-        assert_eq!(relaxed_body(body), b" C\r\nD E\r\n");
-        assert_eq!(relaxed_body("\r\n\r\n"), b"");
-        assert_eq!(
-            relaxed_body("no final line break"),
-            b"no final line break\r\n"
-        );
+        let relaxed = |body: &str| {
+            let mut out = Vec::new();
+            relaxed_body(body, &mut |piece| out.extend_from_slice(piece));
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(relaxed(" C \r\nD \t E\r\n\r\n\r\n"), " C\r\nD E\r\n");
+        assert_eq!(relaxed("\r\n\r\n"), "");
+        assert_eq!(relaxed("no final line break"), "no final line break\r\n");
+        assert_eq!(relaxed("\t a  b\t\tc \r\n\r\nd\r\n"), " a b c\r\n\r\nd\r\n");
+        assert_eq!(relaxed("e\x0c \r\n"), "e\x0c\r\n");
     }
 
     #[test]
