@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{deliveries, lists, subscribers, subscriptions};
+use super::schema::{deliveries, digests, lists, subscribers, subscriptions};
 use super::DbConnection;
 use crate::domain::SubscriptionStatus;
 
@@ -125,7 +125,12 @@ pub fn set_language(
 /// moment may still write a delivery for the erased reader: it names no one, and the engine
 /// skips it (the reader is not found).
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(deliveries::table.filter(deliveries::subscriber_id.eq(id))).execute(conn)?;
+    // One lookup per digest in the (digest, subscriber) index, rather than reading every
+    // delivery ever made to find this reader's (there is no index on the reader alone).
+    let theirs = deliveries::table
+        .filter(deliveries::digest_id.eq_any(digests::table.select(digests::id)))
+        .filter(deliveries::subscriber_id.eq(id));
+    diesel::delete(theirs).execute(conn)?;
     diesel::delete(subscribers::table.find(id)).execute(conn)
 }
 
