@@ -225,7 +225,7 @@ impl DigestEngine {
             inner.settings.batch_size.max(1),
             chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
         );
-        let (range, claimed, recipients) = db::write(&inner.pool, move |conn| {
+        let (range, claimed) = db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();
             // Retries and deliveries whose single lease ran out first, then a range of
             // untried ones (nearly every delivery goes out that way).
@@ -237,18 +237,19 @@ impl DigestEngine {
                     claimed = r.deliveries;
                 }
             }
-            let ids: Vec<i64> = claimed.iter().map(|c| c.subscriber_id).collect();
-            let recipients = if ids.is_empty() {
-                Vec::new()
-            } else {
-                deliveries::recipients(conn, &ids)?
-            };
-            Ok::<_, DbError>((range, claimed, recipients))
+            Ok::<_, DbError>((range, claimed))
         })
         .await?;
         if claimed.is_empty() {
             return Ok(Sent::default());
         }
+        // Read after the lease is committed: the claim's locks (on PostgreSQL, the digest row
+        // every lane's range claim takes) are not held while the readers are looked up.
+        let ids: Vec<i64> = claimed.iter().map(|c| c.subscriber_id).collect();
+        let recipients = db::run(&inner.pool, move |conn| {
+            Ok::<_, DbError>(deliveries::recipients(conn, &ids)?)
+        })
+        .await?;
         let by_key: HashMap<(i64, i64), deliveries::Recipient> = recipients
             .into_iter()
             .map(|r| ((r.subscriber_id, r.list_id), r))

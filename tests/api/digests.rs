@@ -154,31 +154,41 @@ async fn every_confirmed_reader_gets_their_own_standard_compliant_copy() {
 }
 
 #[tokio::test]
-async fn the_audience_is_frozen_at_send_time_and_leavers_are_skipped() {
+async fn the_audience_is_frozen_at_send_time_and_leavers_and_blocked_readers_are_skipped() {
     let app = spawn_app_without_workers().await;
     let readers = app.seed_confirmed("newsletter", 4).await;
     app.add_article("Notizia", "https://www.example.org/n")
         .await;
     let id = app.start_digest("newsletter", "Oggi").await;
-    // After the start: one more confirmed reader, and one reader leaves.
+    // After the start: one more confirmed reader, one reader leaves, one is blocked.
     app.confirmed_subscriber("tardiva@example.org", "newsletter")
         .await;
     iscriviti::subscriptions::unsubscribe(&app.state, readers[0], 1)
         .await
         .unwrap();
+    let blocked = readers[1];
+    app.db(move |c| {
+        use diesel::prelude::*;
+        use iscriviti::db::schema::subscribers;
+        diesel::update(subscribers::table.find(blocked))
+            .set(subscribers::blocked.eq(true))
+            .execute(c)
+    })
+    .await;
     app.worker.drain().await.unwrap();
     let before = app.smtp.received().len();
 
     let sent = app.engine.drain().await.unwrap();
-    assert_eq!((sent.sent, sent.skipped), (3, 1));
+    assert_eq!((sent.sent, sent.skipped), (2, 2));
     let got: Vec<String> = app.smtp.received()[before..]
         .iter()
         .map(|m| m.rcpt_to[0].clone())
         .collect();
     assert!(!got.contains(&"tardiva@example.org".to_owned()));
     assert!(!got.contains(&"lettore0@example.org".to_owned()));
+    assert!(!got.contains(&"lettore1@example.org".to_owned()));
     let p = digests::status(&app.state.pool, id).await.unwrap().1;
-    assert_eq!((p.sent, p.skipped, p.total()), (3, 1, 4));
+    assert_eq!((p.sent, p.skipped, p.total()), (2, 2, 4));
 }
 
 #[tokio::test]
