@@ -131,8 +131,13 @@ impl DkimSigner {
         let value = match &self.key {
             // RFC 8463: Ed25519 over the SHA-256 hash of the canonicalized headers.
             Key::Ed25519(key) => key.sign(&hash).to_bytes().to_vec(),
+            // With a random number, the private-key operation is blinded against timing.
             Key::Rsa(key) => key
-                .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &hash)
+                .sign_with_rng(
+                    &mut rand::thread_rng(),
+                    rsa::Pkcs1v15Sign::new::<Sha256>(),
+                    &hash,
+                )
                 .expect("a SHA-256 digest fits any RSA key DKIM accepts"),
         };
         let value = B64.encode(value);
