@@ -340,13 +340,8 @@ impl PreparedDigest {
             },
             text.fixed_len() + html.fixed_len() + 1024,
         );
-        (text_fits && html_fits).then(|| ComposedMail {
-            message_id,
-            content: match self.options.dkim.as_deref() {
-                Some(signer) => signer.sign(&content),
-                None => content,
-            },
-        })
+        (text_fits && html_fits)
+            .then(|| ComposedMail::new(message_id, content, self.options.dkim.as_deref()))
     }
 
     /// List-Id and List-Unsubscribe-Post: the list headers every reader's copy shares.

@@ -38,6 +38,20 @@ pub struct ComposedMail {
     pub content: String,
 }
 
+impl ComposedMail {
+    /// The finished message, with a DKIM signature in front when a key is configured.
+    pub fn new(message_id: String, content: String, dkim: Option<&DkimSigner>) -> Self {
+        let content = match dkim {
+            Some(signer) => signer.sign(&content),
+            None => content,
+        };
+        Self {
+            message_id,
+            content,
+        }
+    }
+}
+
 /// Why a message could not be built (an address that is not one; never user-facing input,
 /// which is validated before it gets here).
 #[derive(Debug, thiserror::Error)]
@@ -124,11 +138,5 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
             ),
     )?;
     let content = String::from_utf8(message.formatted()).map_err(|_| ComposeError::Encoding)?;
-    Ok(ComposedMail {
-        message_id,
-        content: match parts.dkim {
-            Some(signer) => signer.sign(&content),
-            None => content,
-        },
-    })
+    Ok(ComposedMail::new(message_id, content, parts.dkim))
 }
