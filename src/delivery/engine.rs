@@ -353,6 +353,15 @@ type Job = (deliveries::ClaimedDelivery, Arc<PreparedDigest>);
 type Recipients = HashMap<(i64, i64), deliveries::Recipient>;
 type Outcomes = Arc<Mutex<Vec<(deliveries::ClaimedDelivery, Outcome)>>>;
 
+/// The name of a delivery's file when mail goes to files: `digest-{digest}-{delivery}`.
+struct DeliveryName(i64, i64);
+
+impl std::fmt::Display for DeliveryName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "digest-{}-{}", self.0, self.1)
+    }
+}
+
 /// A delivery ready to go: its message built, its slot under the rate caps taken.
 struct Ready {
     delivery: deliveries::ClaimedDelivery,
@@ -380,14 +389,16 @@ async fn worker(
             .expect("outcomes lock")
             .push((delivery, outcome));
     };
-    // The next delivery that has a message to send; the others are settled on the way.
-    let next_ready = || loop {
+    // The next delivery that has a message to send; the others are settled on the way. Its
+    // copy is written into `spare`, the buffer of a message already sent: a worker allocates
+    // two message buffers in all, not one per reader.
+    let next_ready = |spare: &mut String| loop {
         let (delivery, prepared) = queue.lock().expect("queue lock").pop_front()?;
         if *shutdown.borrow() {
             settle(delivery, Outcome::Released);
             continue;
         }
-        match ready(&engine, &by_key, delivery, prepared) {
+        match ready(&engine, &by_key, delivery, prepared, std::mem::take(spare)) {
             Ok(r) => return Some(r),
             Err((delivery, outcome)) => settle(delivery, outcome),
         }
@@ -395,26 +406,28 @@ async fn worker(
     // The connection first: a message's slot under the rate caps is taken when it is built,
     // which must not happen while waiting for a connection another batch holds.
     let mut session = engine.transport.session().await;
-    let mut next = next_ready();
+    let mut spare = String::new();
+    let mut next = next_ready(&mut spare);
     while let Some(this) = next.take() {
         if *shutdown.borrow() {
             settle(this.delivery, Outcome::Released);
-            next = next_ready();
+            next = next_ready(&mut spare);
             continue;
         }
         if let Some(at) = this.not_before {
             tokio::time::sleep_until(at).await;
         }
-        next = next_ready();
+        next = next_ready(&mut spare);
         let announce = next
             .as_ref()
             .filter(|n| n.not_before.is_none())
             .map(|n| (n.prepared.sender.address(), n.to.as_str()));
-        let name = format!("digest-{}-{}", this.delivery.digest_id, this.delivery.id);
+        let name = DeliveryName(this.delivery.digest_id, this.delivery.id);
         let sender = this.prepared.sender.address();
         let sent = session
             .send(sender, &this.to, &name, &this.message, announce)
             .await;
+        spare = this.message;
         let outcome = match sent {
             Ok(()) => Outcome::Sent,
             Err(SendError::Temporary(reason)) => {
@@ -435,6 +448,7 @@ fn ready(
     by_key: &Recipients,
     delivery: deliveries::ClaimedDelivery,
     prepared: Arc<PreparedDigest>,
+    buf: String,
 ) -> Result<Ready, (deliveries::ClaimedDelivery, Outcome)> {
     let Some(to) = by_key.get(&(delivery.subscriber_id, prepared.list_id)) else {
         return Err((delivery, Outcome::Skipped));
@@ -445,7 +459,7 @@ fn ready(
         name: to.name.as_deref(),
         message_id: delivery.message_id.as_deref(),
     };
-    let mail = match prepared.compose(&inner.templates, &inner.links, &view) {
+    let mail = match prepared.compose_in(&inner.templates, &inner.links, &view, buf) {
         Ok(mail) => mail,
         Err(e) => {
             let reason = format!("could not build the message: {e}");

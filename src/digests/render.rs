@@ -265,13 +265,31 @@ impl PreparedDigest {
         links: &Links,
         to: &RecipientView<'_>,
     ) -> Result<ComposedMail, UseCaseError> {
+        self.compose_in(templates, links, to, String::new())
+    }
+
+    /// `compose`, writing the copy into `buf` when it can (its earlier content is dropped):
+    /// a sender that hands back each sent copy's buffer allocates none per reader.
+    pub fn compose_in(
+        &self,
+        templates: &Templates,
+        links: &Links,
+        to: &RecipientView<'_>,
+        buf: String,
+    ) -> Result<ComposedMail, UseCaseError> {
         let unsubscribe = links.unsubscribe(to.subscriber_id, self.list_id);
         // RFC 2369: the https link first; a mailto as well for mail programs without RFC 8058.
-        let list_unsubscribe = match &self.options.unsubscribe_mailto {
-            Some(mailbox) => format!("<{unsubscribe}>, <mailto:{mailbox}?subject=unsubscribe>"),
-            None => format!("<{unsubscribe}>"),
-        };
-        if let Some(mail) = self.compose_bulk(links, to, &unsubscribe, &list_unsubscribe) {
+        // Built by hand: `format!` would grow the string a few times for every reader.
+        let mut list_unsubscribe = String::with_capacity(unsubscribe.len() + 96);
+        list_unsubscribe.push('<');
+        list_unsubscribe.push_str(&unsubscribe);
+        list_unsubscribe.push('>');
+        if let Some(mailbox) = &self.options.unsubscribe_mailto {
+            list_unsubscribe.push_str(", <mailto:");
+            list_unsubscribe.push_str(mailbox);
+            list_unsubscribe.push_str("?subject=unsubscribe>");
+        }
+        if let Some(mail) = self.compose_bulk(links, to, &unsubscribe, &list_unsubscribe, buf) {
             return Ok(mail);
         }
         let (text, html) = self.bodies_with(templates, links, to, &unsubscribe)?;
@@ -301,6 +319,7 @@ impl PreparedDigest {
         to: &RecipientView<'_>,
         unsubscribe_url: &str,
         list_unsubscribe: &str,
+        buf: String,
     ) -> Option<ComposedMail> {
         let bulk = self.bulk.as_ref()?;
         let name = to.name();
@@ -329,6 +348,7 @@ impl PreparedDigest {
         let (text, html) = bulk.stencils(name);
         let (mut text_fits, mut html_fits) = (false, false);
         let content = bulk.letterhead.write(
+            buf,
             &addressee,
             Part {
                 encoding: text.encoding(),

@@ -129,16 +129,20 @@ impl Letterhead {
         !value.contains(['\r', '\n']) && !value.contains(&self.boundary)
     }
 
-    /// One copy. `text` and `html` append their body in their transfer encoding, CRLF line
-    /// endings, every line ended (an 8bit body's lines within 998 octets: the caller checks).
+    /// One copy, in `out` (cleared first; a buffer kept from an earlier copy saves allocating
+    /// one per reader). `text` and `html` append their body in their transfer encoding, CRLF
+    /// line endings, every line ended (an 8bit body's lines within 998 octets: the caller
+    /// checks).
     pub fn write(
         &self,
+        mut out: String,
         to: &Addressee<'_>,
         text: Part<impl FnOnce(&mut String)>,
         html: Part<impl FnOnce(&mut String)>,
         size_hint: usize,
     ) -> String {
-        let mut out = String::with_capacity(size_hint + self.shared.len() + 512);
+        out.clear();
+        out.reserve(size_hint + self.shared.len() + 512);
         for (name, value) in [("To: ", to.to), ("Message-ID: ", to.message_id)] {
             out.push_str(name);
             out.push_str(value);

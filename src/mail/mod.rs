@@ -68,11 +68,12 @@ pub type Next<'a> = Option<(&'a str, &'a str)>;
 
 impl Session<'_> {
     /// Delivers `body`, and tells the relay about the `next` message when there is one.
+    /// `name_hint` names the file when mail goes to files (formatted only then).
     pub async fn send(
         &mut self,
         sender: &str,
         recipient: &str,
-        name_hint: &str,
+        name_hint: &(dyn std::fmt::Display + Sync),
         body: &str,
         next: Next<'_>,
     ) -> Result<(), SendError> {
@@ -83,7 +84,10 @@ impl Session<'_> {
                 let next = next.and_then(|(s, r)| smtp::envelope(s, r).ok());
                 session.send(&this, body, next.as_ref()).await
             }
-            Session::File(files) => files.write(name_hint, body.as_bytes()).await,
+            Session::File(files) => {
+                let name = name_hint.to_string();
+                files.write(&name, body.as_bytes()).await
+            }
         }
     }
 
@@ -141,7 +145,9 @@ impl Transport {
         body: &str,
     ) -> Result<(), SendError> {
         let mut session = self.session().await;
-        let sent = session.send(sender, recipient, name_hint, body, None).await;
+        let sent = session
+            .send(sender, recipient, &name_hint, body, None)
+            .await;
         session.finish().await;
         sent
     }

@@ -34,6 +34,10 @@ impl Envelope {
     }
 }
 
+/// The largest write buffer a connection keeps between messages; a rare huge message does
+/// not pin its size for the connection's life.
+const KEPT_WIRE: usize = 1 << 20;
+
 /// A relay connection and where it stands in the conversation.
 pub struct Connection {
     pub smtp: AsyncSmtpConnection,
@@ -46,6 +50,10 @@ pub struct Connection {
     /// Every reply has been read and the relay waits for no content: QUIT may be sent, and
     /// the connection may be reused.
     settled: bool,
+    /// What the next write carries, kept between messages: a message's worth of buffer is
+    /// not allocated and freed for every one (large blocks go through the allocator's shared
+    /// arenas, whose locks the sending threads then contend for).
+    wire: String,
 }
 
 impl Connection {
@@ -68,6 +76,7 @@ impl Connection {
             eight_bit,
             announced: None,
             settled: true,
+            wire: String::new(),
         })
     }
 
@@ -103,20 +112,23 @@ impl Connection {
             None => self.open(this).await?,
         }
         let next = next.filter(|n| self.pipelining && self.eight_bit && n.is_ascii());
-        let Some(next) = next else {
-            self.smtp
-                .command(written(content, None))
-                .await
-                .map_err(classify)?;
-            self.settled = true;
-            return Ok(());
+        let group = match next {
+            Some(next) => Some(Group(
+                self.mail(next)?,
+                Rcpt::new(next.recipient.clone(), vec![]),
+            )),
+            None => None,
         };
-        let group = Group(self.mail(next)?, Rcpt::new(next.recipient.clone(), vec![]));
-        self.smtp
-            .command(written(content, Some(group)))
-            .await
-            .map_err(classify)?;
-        self.announced = Some(next.clone());
+        written(&mut self.wire, content, group);
+        let wrote = self.smtp.command(self.wire.as_str()).await;
+        if self.wire.capacity() > KEPT_WIRE {
+            self.wire = String::new();
+        }
+        wrote.map_err(classify)?;
+        match next {
+            Some(next) => self.announced = Some(next.clone()),
+            None => self.settled = true,
+        }
         Ok(())
     }
 
@@ -199,9 +211,10 @@ impl Connection {
 }
 
 /// The content dot-stuffed (RFC 5321, 4.5.2) and ended with its final dot, then the next
-/// group if any: one write, sized up front.
-fn written(content: &str, next: Option<Group>) -> String {
-    let mut out = String::with_capacity(content.len() + content.len() / 64 + 256);
+/// group if any, in `out` (cleared first): one write.
+fn written(out: &mut String, content: &str, next: Option<Group>) {
+    out.clear();
+    out.reserve(content.len() + content.len() / 64 + 256);
     if content.starts_with('.') {
         out.push('.');
     }
@@ -220,7 +233,6 @@ fn written(content: &str, next: Option<Group>) -> String {
     if let Some(group) = next {
         let _ = write!(out, "{group}");
     }
-    out
 }
 
 /// MAIL and RCPT followed by DATA, written as one.
@@ -255,12 +267,17 @@ mod tests {
 
     #[test]
     fn lines_starting_with_a_dot_are_stuffed_and_the_content_is_ended() {
+        let mut out = String::from("what the previous write carried");
+        let mut wire = |content| {
+            written(&mut out, content, None);
+            out.clone()
+        };
         assert_eq!(
-            written(".a\r\n..b\r\nc.\r\n.", None),
+            wire(".a\r\n..b\r\nc.\r\n."),
             "..a\r\n...b\r\nc.\r\n..\r\n.\r\n"
         );
-        assert_eq!(written("a\r\n", None), "a\r\n.\r\n");
-        assert_eq!(written("", None), "\r\n.\r\n");
+        assert_eq!(wire("a\r\n"), "a\r\n.\r\n");
+        assert_eq!(wire(""), "\r\n.\r\n");
     }
 
     const EHLO: &str = "250-relay.test\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n";
