@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
+use super::ids::in_ids;
 use super::schema::{deliveries, subscribers, subscriptions};
 use super::DbConnection;
 
@@ -63,6 +64,9 @@ pub fn claim(
                WHERE status = 'queued' AND retry_at <= ?3 \
                AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') LIMIT ?4)) LIMIT ?4) \
         RETURNING id, digest_id, subscriber_id, attempts, message_id";
+    if !claimable(conn, now)? {
+        return Ok(Vec::new());
+    }
     let sql = match conn {
         DbConnection::Pg(_) => PG,
         DbConnection::Sqlite(_) => SQLITE,
@@ -78,6 +82,31 @@ pub fn claim(
     Ok(rows)
 }
 
+/// Whether a retry is due or a single lease ran out, in any digest: the claim's first
+/// question, answered from the two partial indexes. The claim itself is raw SQL, prepared
+/// afresh on every call; these statements stay prepared, and while a send has no retries
+/// (nearly always) the claim does not run at all. Each asks for the earliest due row in the
+/// index's order, which no planner answers by reading the table: as an `EXISTS`, PostgreSQL's
+/// generic plan for a just-filled table (no statistics yet) was a scan of every delivery.
+fn claimable(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
+    let due: Option<Option<NaiveDateTime>> = deliveries::table
+        .filter(deliveries::retry_at.le(now))
+        .order(deliveries::retry_at.asc())
+        .select(deliveries::retry_at)
+        .first(conn)
+        .optional()?;
+    if due.is_some() {
+        return Ok(true);
+    }
+    let expired: Option<Option<NaiveDateTime>> = deliveries::table
+        .filter(deliveries::lease_until.lt(now))
+        .order(deliveries::lease_until.asc())
+        .select(deliveries::lease_until)
+        .first(conn)
+        .optional()?;
+    Ok(expired.is_some())
+}
+
 /// A recipient still confirmed on the list, as needed to render their copy.
 #[derive(Debug, Clone, Queryable)]
 pub struct Recipient {
@@ -90,9 +119,15 @@ pub struct Recipient {
 /// The recipients among these subscriber ids that are still confirmed and unblocked on some
 /// list; the caller matches them to each delivery's list.
 pub fn recipients(conn: &mut DbConnection, subscriber_ids: &[i64]) -> QueryResult<Vec<Recipient>> {
+    // The ids on both sides of the join: each table is then read through its primary key.
+    // Given them on one side only, PostgreSQL hashed the batch's subscriptions against a scan
+    // of every subscriber (13 ms for 500 readers of 100,000; under 1 ms this way).
+    let subscriptions_of = in_ids(conn, "subscriptions.subscriber_id", subscriber_ids);
+    let subscribers_of = in_ids(conn, "subscribers.id", subscriber_ids);
     subscriptions::table
         .inner_join(subscribers::table)
-        .filter(subscriptions::subscriber_id.eq_any(subscriber_ids))
+        .filter(subscriptions_of)
+        .filter(subscribers_of)
         .filter(subscriptions::status.eq("confirmed"))
         .filter(subscribers::blocked.eq(false))
         .select((
@@ -106,7 +141,10 @@ pub fn recipients(conn: &mut DbConnection, subscriber_ids: &[i64]) -> QueryResul
 
 /// Records deliveries not made because the reader left (or was blocked) after the start.
 pub fn mark_skipped(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
-    diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(deliveries::table.filter(in_ids(conn, "deliveries.id", ids)))
         .set((
             deliveries::status.eq("skipped"),
             deliveries::lease_until.eq(None::<NaiveDateTime>),
@@ -117,7 +155,10 @@ pub fn mark_skipped(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> 
 
 /// Records delivered messages.
 pub fn mark_sent(conn: &mut DbConnection, ids: &[i64], now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(deliveries::table.filter(in_ids(conn, "deliveries.id", ids)))
         .set((
             deliveries::status.eq("sent"),
             deliveries::sent_at.eq(Some(now)),

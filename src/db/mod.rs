@@ -14,6 +14,7 @@ pub mod bulk;
 pub mod deliveries;
 pub mod digests;
 pub mod feeds;
+mod ids;
 pub mod lists;
 pub mod outbox;
 pub mod ranges;
@@ -179,6 +180,9 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, DbError> {
     }
     let conns = r2d2::Pool::builder()
         .max_size(max_size)
+        // Opened as needed: r2d2 otherwise opens all of them before the first query, eight
+        // PostgreSQL backends for a CLI command that uses one.
+        .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         // A broken connection shows itself on use (`has_broken`); a `SELECT 1` round trip on
         // every checkout would cost more than the queries of a typical request.

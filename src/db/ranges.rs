@@ -18,6 +18,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 
 use super::deliveries::ClaimedDelivery;
+use super::ids::in_ids;
 use super::schema::{deliveries, delivery_ranges, digests};
 use super::DbConnection;
 
@@ -241,7 +242,7 @@ pub fn mark_sent(
     )
     .bind::<Text, _>(suffix)
     .sql(")");
-    diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
+    diesel::update(deliveries::table.filter(in_ids(conn, "deliveries.id", ids)))
         .set((
             deliveries::status.eq("sent"),
             deliveries::sent_at.eq(Some(now)),
