@@ -125,6 +125,19 @@ pub async fn serve(db: &BenchDb, smtp_port: u16, port: u16, extra_env: &[(&str, 
 
 /// User + system CPU time of a process so far, in seconds.
 pub fn cpu_seconds(pid: u32) -> f64 {
+    let times = stat_times(&pid.to_string());
+    times[0] + times[1]
+}
+
+/// CPU seconds (user + system) of this process's children that have exited and been waited
+/// for: a delta around one `Command::output` is that command's CPU.
+pub fn children_cpu_seconds() -> f64 {
+    let times = stat_times("self");
+    times[2] + times[3]
+}
+
+/// utime, stime, cutime and cstime of `/proc/{pid}/stat`, in seconds.
+fn stat_times(pid: &str) -> [f64; 4] {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let fields: Vec<&str> = stat
         .rsplit(')')
@@ -132,14 +145,15 @@ pub fn cpu_seconds(pid: u32) -> f64 {
         .unwrap()
         .split_whitespace()
         .collect();
-    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / clock_ticks_per_second()
+    // After the command name: state is field 3, utime 14 ... cstime 17 (1-based in proc(5)).
+    let ticks = |i: usize| fields[i].parse::<f64>().unwrap() / clock_ticks_per_second();
+    [ticks(11), ticks(12), ticks(13), ticks(14)]
 }
 
 /// CPU seconds (user + system) used so far by every live process whose command name is `comm`
-/// (e.g. all `postgres` server processes), to charge the database's work to a benchmark.
-/// Processes that exit in between are missed, so take it on a quiet machine.
+/// (e.g. all `postgres` server processes), with that of their children which have exited: the
+/// postmaster waits for each backend, so the work of a connection that closed during the run
+/// (a CLI command's) is counted too.
 pub fn cpu_seconds_of_all(comm: &str) -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
@@ -149,16 +163,21 @@ pub fn cpu_seconds_of_all(comm: &str) -> f64 {
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
         })
-        .map(|pid| std::panic::catch_unwind(|| cpu_seconds(pid)).unwrap_or(0.0))
+        .map(|pid| {
+            std::panic::catch_unwind(|| stat_times(&pid.to_string()).iter().sum()).unwrap_or(0.0)
+        })
         .sum()
 }
 
 fn clock_ticks_per_second() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(100.0)
+    })
 }
 
 /// Peak resident memory (VmHWM) of a process, in MiB.
