@@ -19,7 +19,7 @@ use crate::db::{self, deliveries, digests, ranges, DbError, Pool};
 use crate::digests::{run_due_schedules, PreparedDigest, RecipientView};
 use crate::domain::mask_email;
 use crate::links::Links;
-use crate::mail::{MailOptions, SendError, Transport};
+use crate::mail::{Envelope, MailOptions, SendError, Transport};
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
@@ -365,8 +365,7 @@ impl std::fmt::Display for DeliveryName {
 /// A delivery ready to go: its message built, its slot under the rate caps taken.
 struct Ready {
     delivery: deliveries::ClaimedDelivery,
-    prepared: Arc<PreparedDigest>,
-    to: String,
+    envelope: Envelope,
     message: String,
     /// When its slot under the rate caps comes, if later than when it was taken.
     not_before: Option<tokio::time::Instant>,
@@ -421,17 +420,17 @@ async fn worker(
         let announce = next
             .as_ref()
             .filter(|n| n.not_before.is_none())
-            .map(|n| (n.prepared.sender.address(), n.to.as_str()));
+            .map(|n| &n.envelope);
         let name = DeliveryName(this.delivery.digest_id, this.delivery.id);
-        let sender = this.prepared.sender.address();
+        let mut message = this.message;
         let sent = session
-            .send(sender, &this.to, &name, &this.message, announce)
+            .send(&this.envelope, &name, &mut message, announce)
             .await;
-        spare = this.message;
+        spare = message;
         let outcome = match sent {
             Ok(()) => Outcome::Sent,
             Err(SendError::Temporary(reason)) => {
-                tracing::info!(delivery_id = this.delivery.id, to = %mask_email(&this.to), %reason, "digest delivery will be retried");
+                tracing::info!(delivery_id = this.delivery.id, to = %mask_email(this.envelope.recipient.as_ref()), %reason, "digest delivery will be retried");
                 Outcome::Retry(reason)
             }
             Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
@@ -453,6 +452,13 @@ fn ready(
     let Some(to) = by_key.get(&(delivery.subscriber_id, prepared.list_id)) else {
         return Err((delivery, Outcome::Skipped));
     };
+    // Parsed once here: the worker announces it with the message before and sends it next.
+    let envelope = match Envelope::new(prepared.sender.address(), &to.email) {
+        Ok(envelope) => envelope,
+        Err(SendError::Permanent(reason) | SendError::Temporary(reason)) => {
+            return Err((delivery, Outcome::Failed(reason)))
+        }
+    };
     let view = RecipientView {
         subscriber_id: to.subscriber_id,
         email: &to.email,
@@ -469,9 +475,8 @@ fn ready(
     let domain = to.email.rsplit('@').next().unwrap_or_default();
     Ok(Ready {
         not_before: inner.throttle.reserve(domain),
-        to: to.email.clone(),
+        envelope,
         message: mail.content,
         delivery,
-        prepared,
     })
 }

@@ -10,6 +10,7 @@ mod transaction;
 pub use bulk::{header_safe, Addressee, Letterhead, Part, TransferEncoding};
 pub use dkim::{DkimError, DkimSigner};
 pub use message::{compose, crlf_lines, new_message_id, ComposedMail, MailParts, MAX_LINE};
+pub use transaction::Envelope;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,27 +64,19 @@ pub enum Session<'a> {
     File(&'a file::FileTransport),
 }
 
-/// Who the message a session sends next is from and to: (sender, recipient).
-pub type Next<'a> = Option<(&'a str, &'a str)>;
-
 impl Session<'_> {
-    /// Delivers `body`, and tells the relay about the `next` message when there is one.
-    /// `name_hint` names the file when mail goes to files (formatted only then).
+    /// Delivers `body` to `envelope`, and tells the relay about the `next` message when there
+    /// is one. `name_hint` names the file when mail goes to files (formatted only then).
+    /// `body` is lent as a buffer the SMTP write may append to; it comes back unchanged.
     pub async fn send(
         &mut self,
-        sender: &str,
-        recipient: &str,
+        envelope: &Envelope,
         name_hint: &(dyn std::fmt::Display + Sync),
-        body: &str,
-        next: Next<'_>,
+        body: &mut String,
+        next: Option<&Envelope>,
     ) -> Result<(), SendError> {
         match self {
-            Session::Smtp(session) => {
-                let this = smtp::envelope(sender, recipient)?;
-                // An address that is not one is never announced; its own send reports it.
-                let next = next.and_then(|(s, r)| smtp::envelope(s, r).ok());
-                session.send(&this, body, next.as_ref()).await
-            }
+            Session::Smtp(session) => session.send(envelope, body, next).await,
             Session::File(files) => {
                 let name = name_hint.to_string();
                 files.write(&name, body.as_bytes()).await
@@ -144,10 +137,10 @@ impl Transport {
         name_hint: &str,
         body: &str,
     ) -> Result<(), SendError> {
+        let envelope = Envelope::new(sender, recipient)?;
+        let mut body = body.to_owned();
         let mut session = self.session().await;
-        let sent = session
-            .send(sender, recipient, &name_hint, body, None)
-            .await;
+        let sent = session.send(&envelope, &name_hint, &mut body, None).await;
         session.finish().await;
         sent
     }

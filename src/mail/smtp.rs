@@ -12,7 +12,6 @@ use std::time::Duration;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::Address;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -127,18 +126,6 @@ impl SmtpPool {
     }
 }
 
-/// The envelope of one message, or a permanent error naming the address that is not one.
-pub fn envelope(sender: &str, recipient: &str) -> Result<Envelope, SendError> {
-    let address = |a: &str, what: &str| {
-        a.parse::<Address>()
-            .map_err(|_| SendError::Permanent(format!("invalid {what} address")))
-    };
-    Ok(Envelope {
-        sender: address(sender, "sender")?,
-        recipient: address(recipient, "recipient")?,
-    })
-}
-
 /// One of the pool's connections, held for a run of messages: each may announce the next, so
 /// the relay gets one message's content and the next one's envelope in a single write.
 pub struct Session<'a> {
@@ -152,7 +139,7 @@ impl Session<'_> {
     pub async fn send(
         &mut self,
         this: &Envelope,
-        body: &str,
+        body: &mut String,
         next: Option<&Envelope>,
     ) -> Result<(), SendError> {
         let pool = self.pool;
