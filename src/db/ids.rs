@@ -1,40 +1,84 @@
 //! A batch's ids as one bound parameter.
 //!
-//! diesel's `eq_any` writes one placeholder per id, and such a statement is never kept in the
-//! prepared-statement cache: SQLite parsed an `IN (?, ?, ...)` of 500 placeholders afresh for
-//! every batch a digest sends, 6% of the service's CPU in a profile of a send. Here the ids
-//! travel as one text parameter, whatever their number: a JSON array that SQLite reads with
-//! `json_each`, an array literal that PostgreSQL casts. The statement's text is the same for
-//! every batch.
+//! diesel's `eq_any` writes one placeholder per id, and such a statement is never kept
+//! prepared: SQLite parsed an `IN (?, ?, ...)` of 500 placeholders afresh for every batch a
+//! digest sends (6% of the service's CPU in a profile of a send), and PostgreSQL planned each
+//! batch's lookup anew, estimating every id of the list. Here the ids travel as one parameter,
+//! whatever their number: an array on PostgreSQL (`= ANY($1)`), a JSON array that SQLite
+//! reads with `json_each`. The statement's text is the same for every batch: a select stays
+//! prepared (parsed and planned once per connection; PostgreSQL's generic plan needs no
+//! estimate per id), and an update, which diesel always prepares afresh, is short to parse.
 
 use std::fmt::Write;
 
-use diesel::dsl::{sql, AsExprOf};
-use diesel::expression::{SqlLiteral, UncheckedBind};
-use diesel::sql_types::{Bool, Text};
+use diesel::expression::{is_aggregate, AppearsOnTable, Expression, ValidGrouping};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Bool, Text};
+use diesel::sqlite::Sqlite;
+use diesel::QueryResult;
 
-use super::DbConnection;
+use super::MultiBackend;
 
 /// `column IN (ids)`, as a filter.
-pub type InIds = SqlLiteral<Bool, UncheckedBind<SqlLiteral<Bool>, AsExprOf<String, Text>>>;
+#[derive(Debug, Clone, QueryId)]
+pub struct InIds<C> {
+    column: C,
+    ids: Vec<i64>,
+    /// The ids as SQLite reads them.
+    json: String,
+}
 
-/// `column IN (ids)` for `conn`'s backend; `column` is a qualified column name written by the
-/// db layer (`"deliveries.id"`), never input.
-pub fn in_ids(conn: &DbConnection, column: &'static str, ids: &[i64]) -> InIds {
-    let (open, close, brackets) = match conn {
-        DbConnection::Sqlite(_) => (" IN (SELECT value FROM json_each(", "))", ('[', ']')),
-        DbConnection::Pg(_) => (" = ANY(CAST(", " AS BIGINT[]))", ('{', '}')),
-    };
-    let mut list = String::with_capacity(ids.len() * 8 + 2);
-    list.push(brackets.0);
+/// `column IN (ids)`.
+pub fn in_ids<C>(column: C, ids: &[i64]) -> InIds<C> {
+    let mut json = String::with_capacity(ids.len() * 8 + 2);
+    json.push('[');
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
-            list.push(',');
+            json.push(',');
         }
-        let _ = write!(list, "{id}");
+        let _ = write!(json, "{id}");
     }
-    list.push(brackets.1);
-    sql::<Bool>(&format!("{column}{open}"))
-        .bind::<Text, _>(list)
-        .sql(close)
+    json.push(']');
+    InIds {
+        column,
+        ids: ids.to_vec(),
+        json,
+    }
+}
+
+impl<C> Expression for InIds<C> {
+    type SqlType = Bool;
+}
+
+impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for InIds<C> {}
+
+impl<C> ValidGrouping<()> for InIds<C> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl<C: QueryFragment<Pg>> QueryFragment<Pg> for InIds<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" = ANY(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.ids)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<Sqlite>> QueryFragment<Sqlite> for InIds<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT value FROM json_each(");
+        out.push_bind_param::<Text, _>(&self.json)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl<C: QueryFragment<Pg> + QueryFragment<Sqlite>> QueryFragment<MultiBackend> for InIds<C> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
 }

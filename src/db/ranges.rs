@@ -242,7 +242,7 @@ pub fn mark_sent(
     )
     .bind::<Text, _>(suffix)
     .sql(")");
-    diesel::update(deliveries::table.filter(in_ids(conn, "deliveries.id", ids)))
+    diesel::update(deliveries::table.filter(in_ids(deliveries::id, ids)))
         .set((
             deliveries::status.eq("sent"),
             deliveries::sent_at.eq(Some(now)),
