@@ -1,6 +1,7 @@
 //! A fast SMTP sink for benchmarks: accepts everything, counts messages, keeps nothing.
-//! Like Postfix, it advertises PIPELINING and sends its replies when it has no more commands
-//! waiting to be read, so a pipelined MAIL, RCPT and DATA get their three replies in one write.
+//! Like Postfix, it advertises PIPELINING and CHUNKING (BDAT, RFC 3030) and sends its replies
+//! when it has no more commands waiting to be read, so pipelined commands get their replies in
+//! one write. `SINK_CHUNKING=0` in the environment leaves CHUNKING out (DATA only).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,10 +54,39 @@ async fn session(stream: TcpStream, count: Arc<AtomicU64>) -> std::io::Result<()
             .map(|c| c.to_ascii_uppercase())
             .unwrap_or_default();
         match &cmd[..] {
-            b"EHLO" => {
+            b"EHLO" if std::env::var("SINK_CHUNKING").is_ok_and(|v| v == "0") => {
                 write
                     .write_all(b"250-sink\r\n250-8BITMIME\r\n250 PIPELINING\r\n")
                     .await?
+            }
+            b"EHLO" => {
+                write
+                    .write_all(b"250-sink\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+                    .await?
+            }
+            b"BDAT" => {
+                let words: Vec<&[u8]> = line.split(|b| b.is_ascii_whitespace()).collect();
+                let size: u64 = std::str::from_utf8(words.get(1).copied().unwrap_or_default())
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                // Skipped in the read buffer, never copied.
+                let mut left = size as usize;
+                while left > 0 {
+                    let got = reader.fill_buf().await?.len().min(left);
+                    if got == 0 {
+                        return Ok(());
+                    }
+                    reader.consume(got);
+                    left -= got;
+                }
+                if words
+                    .get(2)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"LAST"))
+                {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                write.write_all(b"250 OK\r\n").await?;
             }
             b"DATA" => {
                 write.write_all(b"354 go ahead\r\n").await?;

@@ -19,7 +19,7 @@ use crate::db::{self, deliveries, digests, ranges, DbError, Pool};
 use crate::digests::{run_due_schedules, PreparedDigest, RecipientView};
 use crate::domain::mask_email;
 use crate::links::Links;
-use crate::mail::{Envelope, MailOptions, SendError, Transport};
+use crate::mail::{Envelope, MailOptions, Outgoing, SendError, Transport};
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
@@ -353,6 +353,12 @@ type Job = (deliveries::ClaimedDelivery, Arc<PreparedDigest>);
 type Recipients = HashMap<(i64, i64), deliveries::Recipient>;
 type Outcomes = Arc<Mutex<Vec<(deliveries::ClaimedDelivery, Outcome)>>>;
 
+/// The most messages, and about the most octets, one write carries to a relay that takes
+/// chunks: enough to spread a write's and a wakeup's cost over several messages, few enough
+/// that a connection's buffers stay small.
+const GROUP: usize = 8;
+const GROUP_BYTES: usize = 64 * 1024;
+
 /// The name of a delivery's file when mail goes to files: `digest-{digest}-{delivery}`.
 struct DeliveryName(i64, i64);
 
@@ -406,6 +412,65 @@ async fn worker(
     // which must not happen while waiting for a connection another batch holds.
     let mut session = engine.transport.session().await;
     let mut spare = String::new();
+    if session.takes_groups().await {
+        // Up to GROUP messages (and about GROUP_BYTES) in one write, one read for their
+        // replies. A message that must wait for its slot closes the group before it.
+        let mut spares: Vec<String> = Vec::new();
+        let mut held: Option<Ready> = None;
+        loop {
+            let mut group: Vec<Ready> = Vec::with_capacity(GROUP);
+            let mut bytes = 0;
+            while group.len() < GROUP && bytes < GROUP_BYTES {
+                let mut spare = spares.pop().unwrap_or_default();
+                let Some(r) = held.take().or_else(|| next_ready(&mut spare)) else {
+                    break;
+                };
+                if spare.capacity() > 0 {
+                    spares.push(spare);
+                }
+                if let Some(at) = r.not_before {
+                    if !group.is_empty() {
+                        held = Some(r);
+                        break;
+                    }
+                    tokio::time::sleep_until(at).await;
+                }
+                bytes += r.message.len();
+                group.push(r);
+            }
+            if group.is_empty() {
+                break;
+            }
+            if *shutdown.borrow() {
+                for r in group {
+                    settle(r.delivery, Outcome::Released);
+                }
+                continue;
+            }
+            let names: Vec<DeliveryName> = group
+                .iter()
+                .map(|r| DeliveryName(r.delivery.digest_id, r.delivery.id))
+                .collect();
+            let mut outgoing: Vec<Outgoing<'_>> = group
+                .iter_mut()
+                .zip(&names)
+                .map(|(r, name)| Outgoing {
+                    envelope: &r.envelope,
+                    name,
+                    body: &mut r.message,
+                })
+                .collect();
+            let sent = session.send_group(&mut outgoing).await;
+            drop(outgoing);
+            for (r, sent) in group.into_iter().zip(sent) {
+                let outcome = outcome_of(sent, r.delivery.id, &r.envelope);
+                settle(r.delivery, outcome);
+                spares.push(r.message);
+            }
+        }
+        session.finish().await;
+        return;
+    }
     let mut next = next_ready(&mut spare);
     while let Some(this) = next.take() {
         if *shutdown.borrow() {
@@ -427,17 +492,22 @@ async fn worker(
             .send(&this.envelope, &name, &mut message, announce)
             .await;
         spare = message;
-        let outcome = match sent {
-            Ok(()) => Outcome::Sent,
-            Err(SendError::Temporary(reason)) => {
-                tracing::info!(delivery_id = this.delivery.id, to = %mask_email(this.envelope.recipient.as_ref()), %reason, "digest delivery will be retried");
-                Outcome::Retry(reason)
-            }
-            Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
-        };
+        let outcome = outcome_of(sent, this.delivery.id, &this.envelope);
         settle(this.delivery, outcome);
     }
     session.finish().await;
+}
+
+/// What a send's result means for the delivery.
+fn outcome_of(sent: Result<(), SendError>, delivery_id: i64, envelope: &Envelope) -> Outcome {
+    match sent {
+        Ok(()) => Outcome::Sent,
+        Err(SendError::Temporary(reason)) => {
+            tracing::info!(delivery_id, to = %mask_email(envelope.recipient.as_ref()), %reason, "digest delivery will be retried");
+            Outcome::Retry(reason)
+        }
+        Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
+    }
 }
 
 /// Builds a delivery's message for its recipient and takes its slot under the rate caps; or

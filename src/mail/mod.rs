@@ -84,12 +84,45 @@ impl Session<'_> {
         }
     }
 
+    /// Whether `send_group` sends a group in one write (the relay takes chunks); connects if
+    /// need be. Otherwise one message at a time, each announcing the next, is as fast.
+    pub async fn takes_groups(&mut self) -> bool {
+        match self {
+            Session::Smtp(session) => session.takes_chunks().await,
+            Session::File(_) => false,
+        }
+    }
+
+    /// Delivers a group of messages (over SMTP, in one write when the relay takes chunks);
+    /// outcomes in the group's order. Each body comes back unchanged.
+    pub async fn send_group(&mut self, group: &mut [Outgoing<'_>]) -> Vec<Result<(), SendError>> {
+        match self {
+            Session::Smtp(session) => session.send_group(group).await,
+            Session::File(files) => {
+                let mut outcomes = Vec::with_capacity(group.len());
+                for message in group.iter() {
+                    let name = message.name.to_string();
+                    outcomes.push(files.write(&name, message.body.as_bytes()).await);
+                }
+                outcomes
+            }
+        }
+    }
+
     /// Returns the connection to the pool, or closes it.
     pub async fn finish(self) {
         if let Session::Smtp(session) = self {
             session.finish().await;
         }
     }
+}
+
+/// One message of a group: who it is from and to, the name of its file when mail goes to
+/// files (formatted only then), and its content (lent as a buffer a write may append to).
+pub struct Outgoing<'a> {
+    pub envelope: &'a Envelope,
+    pub name: &'a (dyn std::fmt::Display + Sync),
+    pub body: &'a mut String,
 }
 
 /// Where mail goes: an SMTP relay, or `.eml` files in a folder (the zero-set-up default).

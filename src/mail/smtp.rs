@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::transaction::{classify, Connection, Envelope};
-use super::SendError;
+use super::{Outgoing, SendError};
 use crate::config::{SmtpTls, SmtpUrl};
 
 /// Up to `size` open connections to one relay, reused across messages.
@@ -143,17 +143,7 @@ impl Session<'_> {
         next: Option<&Envelope>,
     ) -> Result<(), SendError> {
         let pool = self.pool;
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            None => {
-                let reused = pool.idle.lock().expect("pool lock").pop();
-                let conn = match reused {
-                    Some(conn) => conn,
-                    None => pool.with_timeout(pool.connect()).await?,
-                };
-                self.conn.insert(conn)
-            }
-        };
+        let conn = self.connection().await?;
         let sent = pool.with_timeout(conn.send(this, body, next)).await;
         if sent.is_err() {
             // After a refusal the relay may be unwell, and after a timeout or an I/O error the
@@ -161,6 +151,64 @@ impl Session<'_> {
             self.close().await;
         }
         sent
+    }
+
+    /// Sends `group` over this session's connection, in one write with BDAT when the relay
+    /// takes chunks, else one message after another, each announcing the next. Outcomes in
+    /// the group's order.
+    pub async fn send_group(&mut self, group: &mut [Outgoing<'_>]) -> Vec<Result<(), SendError>> {
+        let pool = self.pool;
+        let conn = match self.connection().await {
+            Ok(conn) => conn,
+            Err(e) => return vec![Err(e); group.len()],
+        };
+        if !conn.takes_chunks() {
+            let mut outcomes = Vec::with_capacity(group.len());
+            for i in 0..group.len() {
+                let (this, rest) = group[i..].split_first_mut().expect("i < len");
+                let next = rest.first().map(|n| n.envelope);
+                outcomes.push(self.send(this.envelope, this.body, next).await);
+            }
+            return outcomes;
+        }
+        let messages: Vec<(&Envelope, &str)> = group
+            .iter()
+            .map(|m| (m.envelope, m.body.as_str()))
+            .collect();
+        let outcomes = tokio::time::timeout(pool.timeout, conn.send_chunked(&messages))
+            .await
+            .unwrap_or_else(|_| {
+                let late = format!("SMTP timed out after {:?}", pool.timeout);
+                vec![Err(SendError::Temporary(late)); messages.len()]
+            });
+        if outcomes.iter().any(Result::is_err) {
+            // As after a single message: a relay that refused may be unwell, and after a
+            // timeout the conversation's state is unknown.
+            self.close().await;
+        }
+        outcomes
+    }
+
+    /// Whether the relay takes chunks (connecting first); false if it cannot be reached.
+    pub async fn takes_chunks(&mut self) -> bool {
+        match self.connection().await {
+            Ok(conn) => conn.takes_chunks(),
+            Err(_) => false,
+        }
+    }
+
+    /// The session's connection: a pooled one, else a new one.
+    async fn connection(&mut self) -> Result<&mut Connection, SendError> {
+        let pool = self.pool;
+        if self.conn.is_none() {
+            let reused = pool.idle.lock().expect("pool lock").pop();
+            let conn = match reused {
+                Some(conn) => conn,
+                None => pool.with_timeout(pool.connect()).await?,
+            };
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_mut().expect("just set"))
     }
 
     /// Gives the connection back to the pool, or closes it if it is mid-conversation (a

@@ -1,6 +1,7 @@
 //! A real SMTP server for tests: speaks enough ESMTP for lettre, records every message, and
 //! can be told to answer 4xx or 5xx, or be stopped and restarted on the same port. Like
-//! Postfix it offers PIPELINING, answers when no more commands are waiting, and refuses DATA
+//! Postfix it offers PIPELINING and CHUNKING (BDAT, RFC 3030; `without_chunking` for a relay
+//! that takes DATA only), answers when no more commands are waiting, and refuses DATA or BDAT
 //! when no recipient was accepted.
 
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mail_parser::{Message, MessageParser};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -48,6 +49,8 @@ pub struct SmtpSink {
     mode: Arc<Mutex<SmtpMode>>,
     /// How long each DATA takes to be acknowledged (a slow relay).
     delay: Arc<Mutex<Duration>>,
+    /// Whether CHUNKING is offered.
+    chunking: Arc<Mutex<bool>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -76,6 +79,7 @@ impl SmtpSink {
             arrived,
             mode: Arc::new(Mutex::new(SmtpMode::Accept)),
             delay: Arc::default(),
+            chunking: Arc::new(Mutex::new(true)),
             task: None,
         };
         sink.accept_on(listener);
@@ -88,6 +92,7 @@ impl SmtpSink {
             arrived: self.arrived.clone(),
             mode: self.mode.clone(),
             delay: self.delay.clone(),
+            chunking: self.chunking.clone(),
         };
         self.task = Some(tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -123,6 +128,11 @@ impl SmtpSink {
     /// Makes every DATA take `delay` to be acknowledged.
     pub fn set_delay(&self, delay: Duration) {
         *self.delay.lock().unwrap() = delay;
+    }
+
+    /// Stops offering CHUNKING to new connections: messages then come with DATA.
+    pub fn without_chunking(&self) {
+        *self.chunking.lock().unwrap() = false;
     }
 
     /// Changes how RCPT TO is answered.
@@ -163,6 +173,7 @@ struct Shared {
     arrived: Arc<Notify>,
     mode: Arc<Mutex<SmtpMode>>,
     delay: Arc<Mutex<Duration>>,
+    chunking: Arc<Mutex<bool>>,
 }
 
 async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
@@ -171,12 +182,15 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
         arrived,
         mode,
         delay,
+        chunking,
     } = shared;
     let (read, write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut write = BufWriter::new(write);
     write.write_all(b"220 sink.test ESMTP\r\n").await?;
     let (mut from, mut rcpt) = (String::new(), Vec::new());
+    // The chunks of a message sent with BDAT so far.
+    let mut chunks = Vec::new();
     let mut line = String::new();
     loop {
         if lines.buffer().is_empty() {
@@ -187,15 +201,46 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             return Ok(());
         }
         let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") {
+        let reply: &[u8] = if upper.starts_with("EHLO") && *chunking.lock().unwrap() {
+            b"250-sink.test\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 10485760\r\n"
+        } else if upper.starts_with("EHLO") {
             b"250-sink.test\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SIZE 10485760\r\n"
+        } else if upper.starts_with("BDAT ") {
+            // The chunk is read whatever the answer (RFC 3030 2), so the conversation stays in
+            // step after a refusal.
+            let mut words = upper.split_whitespace().skip(1);
+            let size: usize = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let last = words.next() == Some("LAST");
+            let start = chunks.len();
+            chunks.resize(start + size, 0);
+            lines.read_exact(&mut chunks[start..]).await?;
+            if rcpt.is_empty() {
+                chunks.clear();
+                b"554 5.5.1 no valid recipients\r\n"
+            } else if !last {
+                b"250 OK chunk\r\n"
+            } else {
+                let wait = *delay.lock().unwrap();
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                received.lock().unwrap().push(Received {
+                    mail_from: std::mem::take(&mut from),
+                    rcpt_to: std::mem::take(&mut rcpt),
+                    data: std::mem::take(&mut chunks),
+                });
+                arrived.notify_waiters();
+                b"250 OK queued\r\n"
+            }
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             b"250 OK\r\n"
         } else if upper.starts_with("RSET") {
             (from, rcpt) = (String::new(), Vec::new());
+            chunks.clear();
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             from = path(&line[10..]);
+            (rcpt, chunks) = (Vec::new(), Vec::new());
             b"250 OK\r\n"
         } else if upper.starts_with("RCPT TO:") {
             let current = *mode.lock().unwrap();
