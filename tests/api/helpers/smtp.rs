@@ -220,16 +220,12 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             } else if !last {
                 b"250 OK chunk\r\n"
             } else {
-                let wait = *delay.lock().unwrap();
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-                received.lock().unwrap().push(Received {
+                let message = Received {
                     mail_from: std::mem::take(&mut from),
                     rcpt_to: std::mem::take(&mut rcpt),
                     data: std::mem::take(&mut chunks),
-                });
-                arrived.notify_waiters();
+                };
+                keep(&delay, &received, &arrived, message).await;
                 b"250 OK queued\r\n"
             }
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
@@ -274,16 +270,12 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
                 };
                 data.extend_from_slice(raw);
             }
-            let wait = *delay.lock().unwrap();
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-            received.lock().unwrap().push(Received {
+            let message = Received {
                 mail_from: std::mem::take(&mut from),
                 rcpt_to: std::mem::take(&mut rcpt),
                 data,
-            });
-            arrived.notify_waiters();
+            };
+            keep(&delay, &received, &arrived, message).await;
             b"250 OK queued\r\n"
         } else if upper.starts_with("QUIT") {
             write.write_all(b"221 bye\r\n").await?;
@@ -293,6 +285,21 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
         };
         write.write_all(reply).await?;
     }
+}
+
+/// Keeps a message that arrived whole, once the relay's delay has passed.
+async fn keep(
+    delay: &Mutex<Duration>,
+    received: &Mutex<Vec<Received>>,
+    arrived: &Notify,
+    message: Received,
+) {
+    let wait = *delay.lock().unwrap();
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    received.lock().unwrap().push(message);
+    arrived.notify_waiters();
 }
 
 /// The address in `<...>` of a MAIL FROM or RCPT TO, without the parameters after it
