@@ -19,7 +19,7 @@ use crate::db::{self, deliveries, digests, ranges, DbError, Pool};
 use crate::digests::{run_due_schedules, PreparedDigest, RecipientView};
 use crate::domain::mask_email;
 use crate::links::Links;
-use crate::mail::{Envelope, MailOptions, Outgoing, SendError, Transport};
+use crate::mail::{Envelope, MailOptions, Outgoing, SendError, Session, Transport};
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
@@ -377,10 +377,58 @@ struct Ready {
     not_before: Option<tokio::time::Instant>,
 }
 
-/// Sends deliveries from `queue` over one connection until it is empty. Each message is built
-/// before the previous one is sent, so the relay can be told about it in the same write; a
-/// message that must wait for its slot under the rate caps is not announced, so the relay
-/// never waits on a throttle.
+/// One sending worker's share of a batch: the queue it takes deliveries from, and where it
+/// settles their outcomes.
+struct Feed {
+    engine: Arc<Inner>,
+    queue: Arc<Mutex<VecDeque<Job>>>,
+    by_key: Arc<Recipients>,
+    outcomes: Outcomes,
+    shutdown: watch::Receiver<bool>,
+    /// Buffers of messages already sent, to write the next copies into: a worker allocates a
+    /// few message buffers in all, not one per reader.
+    spares: Vec<String>,
+}
+
+impl Feed {
+    fn settle(&self, delivery: deliveries::ClaimedDelivery, outcome: Outcome) {
+        self.outcomes
+            .lock()
+            .expect("outcomes lock")
+            .push((delivery, outcome));
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The next delivery that has a message to send; the others are settled on the way.
+    fn next_ready(&mut self) -> Option<Ready> {
+        loop {
+            let (delivery, prepared) = self.queue.lock().expect("queue lock").pop_front()?;
+            if self.stopping() {
+                self.settle(delivery, Outcome::Released);
+                continue;
+            }
+            let buf = self.spares.pop().unwrap_or_default();
+            match ready(&self.engine, &self.by_key, delivery, prepared, buf) {
+                Ok(r) => return Some(r),
+                Err((delivery, outcome)) => self.settle(delivery, outcome),
+            }
+        }
+    }
+
+    /// Settles a sent (or refused) message and keeps its buffer.
+    fn sent(&mut self, ready: Ready, sent: Result<(), SendError>) {
+        let outcome = outcome_of(sent, ready.delivery.id, &ready.envelope);
+        self.settle(ready.delivery, outcome);
+        self.spares.push(ready.message);
+    }
+}
+
+/// Sends deliveries from `queue` over one connection until it is empty: in groups when the
+/// relay takes chunks, else one by one. A message that must wait for its slot under the rate
+/// caps is never written ahead of its time, so the relay never waits on a throttle.
 async fn worker(
     engine: Arc<Inner>,
     queue: Arc<Mutex<VecDeque<Job>>>,
@@ -388,114 +436,101 @@ async fn worker(
     outcomes: Outcomes,
     shutdown: watch::Receiver<bool>,
 ) {
-    let settle = |delivery, outcome| {
-        outcomes
-            .lock()
-            .expect("outcomes lock")
-            .push((delivery, outcome));
-    };
-    // The next delivery that has a message to send; the others are settled on the way. Its
-    // copy is written into `spare`, the buffer of a message already sent: a worker allocates
-    // two message buffers in all, not one per reader.
-    let next_ready = |spare: &mut String| loop {
-        let (delivery, prepared) = queue.lock().expect("queue lock").pop_front()?;
-        if *shutdown.borrow() {
-            settle(delivery, Outcome::Released);
-            continue;
-        }
-        match ready(&engine, &by_key, delivery, prepared, std::mem::take(spare)) {
-            Ok(r) => return Some(r),
-            Err((delivery, outcome)) => settle(delivery, outcome),
-        }
-    };
     // The connection first: a message's slot under the rate caps is taken when it is built,
     // which must not happen while waiting for a connection another batch holds.
-    let mut session = engine.transport.session().await;
-    let mut spare = String::new();
+    let transport = engine.transport.clone();
+    let mut session = transport.session().await;
+    let mut feed = Feed {
+        engine,
+        queue,
+        by_key,
+        outcomes,
+        shutdown,
+        spares: Vec::new(),
+    };
     if session.takes_groups().await {
-        // Up to GROUP messages (and about GROUP_BYTES) in one write, one read for their
-        // replies. A message that must wait for its slot closes the group before it.
-        let mut spares: Vec<String> = Vec::new();
-        let mut held: Option<Ready> = None;
-        loop {
-            let mut group: Vec<Ready> = Vec::with_capacity(GROUP);
-            let mut bytes = 0;
-            while group.len() < GROUP && bytes < GROUP_BYTES {
-                let mut spare = spares.pop().unwrap_or_default();
-                let Some(r) = held.take().or_else(|| next_ready(&mut spare)) else {
-                    break;
-                };
-                if spare.capacity() > 0 {
-                    spares.push(spare);
-                }
-                if let Some(at) = r.not_before {
-                    if !group.is_empty() {
-                        held = Some(r);
-                        break;
-                    }
-                    tokio::time::sleep_until(at).await;
-                }
-                bytes += r.message.len();
-                group.push(r);
-            }
-            if group.is_empty() {
-                break;
-            }
-            if *shutdown.borrow() {
-                for r in group {
-                    settle(r.delivery, Outcome::Released);
-                }
-                continue;
-            }
-            let names: Vec<DeliveryName> = group
-                .iter()
-                .map(|r| DeliveryName(r.delivery.digest_id, r.delivery.id))
-                .collect();
-            let mut outgoing: Vec<Outgoing<'_>> = group
-                .iter_mut()
-                .zip(&names)
-                .map(|(r, name)| Outgoing {
-                    envelope: &r.envelope,
-                    name,
-                    body: &mut r.message,
-                })
-                .collect();
-            let sent = session.send_group(&mut outgoing).await;
-            drop(outgoing);
-            for (r, sent) in group.into_iter().zip(sent) {
-                let outcome = outcome_of(sent, r.delivery.id, &r.envelope);
-                settle(r.delivery, outcome);
-                spares.push(r.message);
-            }
-        }
-        session.finish().await;
-        return;
+        in_groups(&mut feed, &mut session).await;
+    } else {
+        one_by_one(&mut feed, &mut session).await;
     }
-    let mut next = next_ready(&mut spare);
-    while let Some(this) = next.take() {
-        if *shutdown.borrow() {
-            settle(this.delivery, Outcome::Released);
-            next = next_ready(&mut spare);
+    session.finish().await;
+}
+
+/// Up to GROUP messages (and about GROUP_BYTES) in one write, one read for their replies. A
+/// message that must wait for its slot closes the group before it.
+async fn in_groups(feed: &mut Feed, session: &mut Session<'_>) {
+    let mut held: Option<Ready> = None;
+    loop {
+        let mut group: Vec<Ready> = Vec::with_capacity(GROUP);
+        let mut bytes = 0;
+        while group.len() < GROUP && bytes < GROUP_BYTES {
+            let Some(r) = held.take().or_else(|| feed.next_ready()) else {
+                break;
+            };
+            if let Some(at) = r.not_before {
+                if !group.is_empty() {
+                    held = Some(r);
+                    break;
+                }
+                tokio::time::sleep_until(at).await;
+            }
+            bytes += r.message.len();
+            group.push(r);
+        }
+        if group.is_empty() {
+            return;
+        }
+        if feed.stopping() {
+            for r in group {
+                feed.settle(r.delivery, Outcome::Released);
+            }
+            continue;
+        }
+        let names: Vec<DeliveryName> = group
+            .iter()
+            .map(|r| DeliveryName(r.delivery.digest_id, r.delivery.id))
+            .collect();
+        let mut outgoing: Vec<Outgoing<'_>> = group
+            .iter_mut()
+            .zip(&names)
+            .map(|(r, name)| Outgoing {
+                envelope: &r.envelope,
+                name,
+                body: &mut r.message,
+            })
+            .collect();
+        let sent = session.send_group(&mut outgoing).await;
+        drop(outgoing);
+        for (r, sent) in group.into_iter().zip(sent) {
+            feed.sent(r, sent);
+        }
+    }
+}
+
+/// One message per write: each is built before the previous one is sent, so the relay is told
+/// about it in the same write (unless it must wait for its slot).
+async fn one_by_one(feed: &mut Feed, session: &mut Session<'_>) {
+    let mut next = feed.next_ready();
+    while let Some(mut this) = next.take() {
+        if feed.stopping() {
+            feed.settle(this.delivery, Outcome::Released);
+            next = feed.next_ready();
             continue;
         }
         if let Some(at) = this.not_before {
             tokio::time::sleep_until(at).await;
         }
-        next = next_ready(&mut spare);
+        next = feed.next_ready();
         let announce = next
             .as_ref()
             .filter(|n| n.not_before.is_none())
             .map(|n| &n.envelope);
         let name = DeliveryName(this.delivery.digest_id, this.delivery.id);
-        let mut message = this.message;
         let sent = session
-            .send(&this.envelope, &name, &mut message, announce)
+            .send(&this.envelope, &name, &mut this.message, announce)
             .await;
-        spare = message;
-        let outcome = outcome_of(sent, this.delivery.id, &this.envelope);
-        settle(this.delivery, outcome);
+        feed.sent(this, sent);
     }
-    session.finish().await;
 }
 
 /// What a send's result means for the delivery.
