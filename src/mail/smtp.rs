@@ -175,12 +175,7 @@ impl Session<'_> {
             .iter()
             .map(|m| (m.envelope, m.body.as_str()))
             .collect();
-        let outcomes = tokio::time::timeout(pool.timeout, conn.send_chunked(&messages))
-            .await
-            .unwrap_or_else(|_| {
-                let late = format!("SMTP timed out after {:?}", pool.timeout);
-                vec![Err(SendError::Temporary(late)); messages.len()]
-            });
+        let outcomes = conn.send_chunked(&messages, pool.timeout).await;
         if outcomes.iter().any(Result::is_err) {
             // As after a single message: a relay that refused may be unwell, and after a
             // timeout the conversation's state is unknown.

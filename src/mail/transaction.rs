@@ -11,6 +11,7 @@
 //! the connection, the commands, the reply parser and the errors are lettre's.
 
 use std::fmt::{self, Display, Formatter, Write};
+use std::time::Duration;
 
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
@@ -114,12 +115,15 @@ impl Connection {
     /// then reads the three replies of each: one write and one read for the group, where
     /// DATA needs a round trip per message. A relay reads every chunk even after refusing its
     /// MAIL or RCPT, so a refusal (given as that message's outcome) leaves the conversation in
-    /// step. When it breaks instead (no reply, I/O error), the messages whose replies were not
-    /// read fail as temporary and the connection is fit only for `close`. Only when
+    /// step. When it breaks instead (no reply within `patience`, an I/O error), the messages
+    /// whose replies were not read fail as temporary and the connection is fit only for
+    /// `close`. `patience` bounds each wait for a reply, not the group's: a relay as slow per
+    /// message as a single send allows still gets the whole group through. Only when
     /// `takes_chunks`.
     pub async fn send_chunked(
         &mut self,
         messages: &[(&Envelope, &str)],
+        patience: Duration,
     ) -> Vec<Result<(), SendError>> {
         let mut outcomes: Vec<Option<Result<(), SendError>>> = vec![None; messages.len()];
         self.wire.clear();
@@ -138,7 +142,9 @@ impl Connection {
         }
         if !written.is_empty() {
             self.settled = false;
-            let mut reply = Some(self.smtp.command(self.wire.as_str()).await);
+            let late = || SendError::Temporary(format!("SMTP timed out after {patience:?}"));
+            let first = tokio::time::timeout(patience, self.smtp.command(self.wire.as_str()));
+            let mut reply = Some(first.await);
             if self.wire.capacity() > KEPT_WIRE {
                 self.wire = String::new();
             }
@@ -149,15 +155,19 @@ impl Connection {
                 for _ in 0..3 {
                     let answer = match reply.take() {
                         Some(first) => first,
-                        None => self.smtp.read_response().await,
+                        None => tokio::time::timeout(patience, self.smtp.read_response()).await,
                     };
                     match answer {
-                        Ok(_) => {}
-                        Err(e) if is_reply(&e) => {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) if is_reply(&e) => {
                             refused.get_or_insert(e);
                         }
-                        Err(e) => {
+                        Ok(Err(e)) => {
                             broken = Some(classify(e));
+                            break 'messages;
+                        }
+                        Err(_) => {
+                            broken = Some(late());
                             break 'messages;
                         }
                     }
@@ -795,7 +805,7 @@ mod tests {
         messages: &[(&Envelope, &str)],
     ) -> Vec<Result<(), SendError>> {
         assert!(conn.takes_chunks());
-        let send = conn.send_chunked(messages);
+        let send = conn.send_chunked(messages, Duration::from_secs(2));
         tokio::time::timeout(Duration::from_secs(5), send)
             .await
             .expect("no deadlock")
@@ -877,6 +887,24 @@ mod tests {
             sent[1]
         );
         assert!(!conn.is_idle(), "the connection is fit only for close");
+    }
+
+    #[tokio::test]
+    async fn a_relay_silent_past_the_patience_leaves_its_unanswered_messages_temporary() {
+        let (release, held) = tokio::sync::oneshot::channel();
+        let mut step = chunked(2, "250 ok\r\n250 ok\r\n250 queued\r\n");
+        step.hold = Some(held);
+        let (mut conn, _relay) = relay(EHLO_CHUNKING, vec![step], false).await;
+        let (a, b) = (to("a@example.org"), to("b@example.org"));
+        let group = [(&a, "A\r\n"), (&b, "B\r\n")];
+        let sent = conn.send_chunked(&group, Duration::from_millis(200)).await;
+        assert!(
+            sent.iter()
+                .all(|s| matches!(s, Err(SendError::Temporary(r)) if r.contains("timed out"))),
+            "{sent:?}"
+        );
+        assert!(!conn.is_idle(), "the connection is fit only for close");
+        let _ = release.send(());
     }
 
     #[tokio::test]

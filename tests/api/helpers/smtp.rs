@@ -57,8 +57,15 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Listens on a free port.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve(listener, Arc::default(), Arc::default())
+        // Below the range the kernel takes outgoing connections' ports from (32768 and up on
+        // Linux): while the relay is stopped, no connection of this or another test can be
+        // given its port, so `restart` finds it free.
+        loop {
+            let port = rand::random::<u16>() % 12_000 + 20_000;
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+                return Self::serve(listener, Arc::default(), Arc::default());
+            }
+        }
     }
 
     /// A sink whose port is reserved but which is not listening (the relay is down).
