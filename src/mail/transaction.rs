@@ -175,8 +175,8 @@ impl Connection {
                 outcomes[i] = Some(refused.map_or(Ok(()), |e| Err(classify(e))));
             }
             self.settled = broken.is_none();
-            if let Some(e) = broken {
-                let unknown = format!("the connection broke before the relay answered: {e}");
+            if let Some(SendError::Temporary(e) | SendError::Permanent(e)) = broken {
+                let unknown = format!("the conversation broke before the relay answered: {e}");
                 for outcome in outcomes.iter_mut().filter(|o| o.is_none()) {
                     *outcome = Some(Err(SendError::Temporary(unknown.clone())));
                 }
