@@ -170,10 +170,13 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>>
 }
 
 /// The predicates of the partial indexes of deliveries waiting for a retry and of those leased
-/// one by one (migrations), written as literals so the database can use those indexes: with a
-/// bound value it cannot tell that the index covers the query. They name only the columns
-/// that are set exactly in those states, never the status an outcome changes (see the
-/// migration `deliveries_updated_in_place`).
+/// one by one, written out as in the migration `deliveries_updated_in_place`: a query that
+/// states them is matched to those indexes without the database having to prove them from
+/// other conditions. They name only the columns set exactly in those states, never the status
+/// an outcome changes. As SQL literals they also keep the idle check unprepared (diesel never
+/// caches them), so it is planned with its values on every poll: prepared, an `EXISTS` on a
+/// just-filled deliveries table got PostgreSQL's generic plan, a scan of every row (see
+/// `deliveries::claimable`).
 const RETRYING: &str = "deliveries.retry_at IS NOT NULL";
 const LEASED: &str = "deliveries.lease_until IS NOT NULL";
 
@@ -213,9 +216,9 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
             .filter(digests::status.eq("sending"))
             .select(digests::id)
     };
-    // The partial indexes' predicates as literals, and `digest_id + 0` so the database does
-    // not prefer the (digest, subscriber) index: otherwise it reads every delivery of a large
-    // digest to find none.
+    // The partial indexes' predicates (see RETRYING), and `digest_id + 0` so the database
+    // does not prefer the (digest, subscriber) index: otherwise it reads every delivery of a
+    // large digest to find none.
     let retry_due = deliveries::table
         .filter(sql::<Bool>(RETRYING))
         .filter(deliveries::retry_at.le(now))
