@@ -39,13 +39,34 @@ const CATALOGS: &[(Lang, &str)] = &[
     (Lang::En, include_str!("../templates/i18n/en.toml")),
 ];
 
-/// Why templates could not be loaded or rendered.
+/// Why templates could not be loaded or rendered. Like every error of this crate, its message
+/// names its cause and does not also expose it as `source`, so a cause chain prints it once.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("template error: {0:#}")]
-    Render(#[from] minijinja::Error),
+    Render(minijinja::Error),
     #[error("message catalogue {lang}: {reason}")]
     Catalog { lang: &'static str, reason: String },
+}
+
+/// Prints a missing value (`none`, or a variable a context left out) as nothing: an optional
+/// field that is empty must never reach a reader as "none" (`value="none"` in a form, "Ciao
+/// none," in a mail). Everything else is printed and escaped as minijinja does by default.
+fn blank_none(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if value.is_none() || value.is_undefined() {
+        return Ok(());
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(e: minijinja::Error) -> Self {
+        TemplateError::Render(e)
+    }
 }
 
 /// A mail rendered in three parts.
@@ -66,6 +87,7 @@ impl Templates {
     /// Parses every template and catalogue; fails on the first error.
     pub fn load() -> Result<Self, TemplateError> {
         let mut env = Environment::new();
+        env.set_formatter(blank_none);
         for (name, source) in FILES {
             env.add_template(name, source)?;
         }
@@ -215,5 +237,90 @@ mod tests {
         assert!(html.contains("&lt;b&gt;x") && !html.contains("<b>"));
         assert!(html.contains("a &amp; b"));
         assert_eq!(t.t(Lang::It, "signup_button"), "Iscriviti");
+    }
+
+    /// `{"form": {"name": none}, "error": none, ...}`: every variable a template reads, with
+    /// every dotted path ending in `none`.
+    fn all_none(variables: std::collections::HashSet<String>) -> Value {
+        fn insert(map: &mut BTreeMap<String, serde_json::Value>, path: &[&str]) {
+            match path {
+                [] => {}
+                [last] => {
+                    map.entry((*last).to_owned())
+                        .or_insert(serde_json::Value::Null);
+                }
+                [first, rest @ ..] => {
+                    let entry = map
+                        .entry((*first).to_owned())
+                        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                    if !entry.is_object() {
+                        *entry = serde_json::Value::Object(Default::default());
+                    }
+                    let serde_json::Value::Object(inner) = entry else {
+                        unreachable!()
+                    };
+                    let mut nested: BTreeMap<String, serde_json::Value> =
+                        std::mem::take(inner).into_iter().collect();
+                    insert(&mut nested, rest);
+                    *inner = nested.into_iter().collect();
+                }
+            }
+        }
+        let mut map = BTreeMap::new();
+        for v in &variables {
+            insert(&mut map, &v.split('.').collect::<Vec<_>>());
+        }
+        Value::from_serialize(&map)
+    }
+
+    /// `html` without its style sheets and `style` attributes, whose `text-decoration:none`
+    /// is not a value a reader sees.
+    fn without_css(html: &str) -> String {
+        let mut out = String::with_capacity(html.len());
+        let mut rest = html;
+        loop {
+            let next = [("<style>", "</style>"), ("style=\"", "\"")]
+                .iter()
+                .filter_map(|(open, close)| rest.find(open).map(|at| (at, *open, *close)))
+                .min_by_key(|(at, _, _)| *at);
+            let Some((at, open, close)) = next else { break };
+            out.push_str(&rest[..at]);
+            let after = &rest[at + open.len()..];
+            rest = after
+                .find(close)
+                .map_or("", |end| &after[end + close.len()..]);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// A reader never sees "None", "null" or "undefined" where an optional value is missing:
+    /// every template, in every language, with its variables left out and with each of them
+    /// (and each attribute it reads) set to none.
+    #[test]
+    fn empty_optional_values_render_as_nothing() {
+        let t = Templates::load().unwrap();
+        for (name, _) in FILES {
+            let template = t.env.get_template(name).unwrap();
+            let contexts = [
+                Value::from_serialize(BTreeMap::<String, String>::new()),
+                all_none(template.undeclared_variables(true)),
+            ];
+            for lang in [Lang::It, Lang::En] {
+                for ctx in &contexts {
+                    let out = without_css(&t.render(name, lang, ctx).unwrap());
+                    let words: Vec<&str> = out
+                        .split(|c: char| !c.is_alphanumeric())
+                        .filter(|w| {
+                            ["none", "null", "undefined"].contains(&w.to_lowercase().as_str())
+                        })
+                        .collect();
+                    assert!(
+                        words.is_empty(),
+                        "{name} ({lang:?}) prints {words:?}: {out}"
+                    );
+                }
+            }
+        }
     }
 }
