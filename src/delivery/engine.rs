@@ -566,7 +566,8 @@ fn ready(
     };
     let view = RecipientView {
         subscriber_id: to.subscriber_id,
-        email: &to.email,
+        // The envelope's form (domain in A-labels) also goes in `To:`.
+        email: envelope.recipient.as_ref(),
         name: to.name.as_deref(),
         message_id: delivery.message_id.as_deref(),
     };

@@ -6,7 +6,7 @@ use lettre::Message;
 use rand::RngCore;
 
 use super::DkimSigner;
-use crate::domain::Sender;
+use crate::domain::{envelope_form, Sender};
 
 /// What a message says, already rendered.
 pub struct MailParts<'a> {
@@ -59,9 +59,15 @@ pub enum ComposeError {
     #[error("invalid recipient address")]
     Recipient,
     #[error("could not build the message: {0}")]
-    Build(#[from] lettre::error::Error),
+    Build(lettre::error::Error),
     #[error("the message is not UTF-8")]
     Encoding,
+}
+
+impl From<lettre::error::Error> for ComposeError {
+    fn from(e: lettre::error::Error) -> Self {
+        ComposeError::Build(e)
+    }
 }
 
 /// The longest line SMTP carries (RFC 5321 4.5.3.1.6), without its CRLF.
@@ -101,7 +107,10 @@ pub fn compose(parts: &MailParts<'_>) -> Result<ComposedMail, ComposeError> {
         Some(id) => id.to_owned(),
         None => new_message_id(parts.from.domain()),
     };
-    let to: Mailbox = Mailbox::new(None, parts.to.parse().map_err(|_| ComposeError::Recipient)?);
+    let to = envelope_form(parts.to)
+        .parse()
+        .map_err(|_| ComposeError::Recipient)?;
+    let to: Mailbox = Mailbox::new(None, to);
     let mut builder = Message::builder()
         .from(parts.from.mailbox().clone())
         .to(to)

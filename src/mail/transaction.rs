@@ -20,6 +20,7 @@ use lettre::transport::smtp::response::Response;
 use lettre::Address;
 
 use super::SendError;
+use crate::domain::envelope_form;
 
 /// Who a message is from and to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +30,12 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// The envelope of one message, or a permanent error naming the address that is not one.
+    /// The envelope of one message (domains in A-labels), or a permanent error naming the
+    /// address that is not one.
     pub fn new(sender: &str, recipient: &str) -> Result<Self, SendError> {
         let address = |a: &str, what: &str| {
-            a.parse::<Address>()
+            envelope_form(a)
+                .parse::<Address>()
                 .map_err(|_| SendError::Permanent(format!("invalid {what} address")))
         };
         Ok(Self {

@@ -151,3 +151,30 @@ async fn an_expired_lease_makes_a_row_claimable_again() {
     let rows = app.db(db::outbox::all).await;
     assert_eq!((rows[0].status.as_str(), rows[0].attempts), ("sent", 2));
 }
+
+/// A relay that takes only 7-bit mail (no 8BITMIME): confirmations (quoted-printable) go
+/// through; digests, whose bodies are 8-bit UTF-8, fail at once with that reason rather than
+/// being retried for days.
+#[tokio::test]
+async fn a_relay_without_8bitmime_gets_confirmations_and_refuses_digests_with_a_clear_reason() {
+    let app = crate::helpers::spawn_app_without_workers().await;
+    app.smtp.without_8bitmime();
+    let path = app
+        .pending_signup("settebit@example.org", "newsletter")
+        .await;
+    let mails = app.mails(1).await;
+    assert!(mails[0].data.is_ascii());
+    assert_eq!(app.confirm(&path).await.status(), 200);
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    let sent = app.engine.drain().await.unwrap();
+    assert_eq!((sent.sent, sent.failed, sent.retrying), (0, 1, 0));
+    let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
+    assert_eq!(rows[0].status, "failed");
+    assert!(
+        rows[0].last_error.as_deref().unwrap().contains("8BITMIME"),
+        "{rows:?}"
+    );
+    assert_eq!(app.smtp.received().len(), 1, "only the confirmation");
+}

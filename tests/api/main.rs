@@ -2,6 +2,7 @@
 //! file, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), and a real SMTP
 //! listener catching the mail, which is asserted on as parsed MIME.
 
+mod addresses;
 mod articles_api;
 mod confirm;
 mod crash;

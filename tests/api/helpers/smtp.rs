@@ -49,8 +49,8 @@ pub struct SmtpSink {
     mode: Arc<Mutex<SmtpMode>>,
     /// How long each DATA takes to be acknowledged (a slow relay).
     delay: Arc<Mutex<Duration>>,
-    /// Whether CHUNKING is offered.
-    chunking: Arc<Mutex<bool>>,
+    /// The extensions offered.
+    offers: Arc<Mutex<Offers>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -86,7 +86,7 @@ impl SmtpSink {
             arrived,
             mode: Arc::new(Mutex::new(SmtpMode::Accept)),
             delay: Arc::default(),
-            chunking: Arc::new(Mutex::new(true)),
+            offers: Arc::new(Mutex::new(Offers::default())),
             task: None,
         };
         sink.accept_on(listener);
@@ -99,7 +99,7 @@ impl SmtpSink {
             arrived: self.arrived.clone(),
             mode: self.mode.clone(),
             delay: self.delay.clone(),
-            chunking: self.chunking.clone(),
+            offers: self.offers.clone(),
         };
         self.task = Some(tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -139,7 +139,19 @@ impl SmtpSink {
 
     /// Stops offering CHUNKING to new connections: messages then come with DATA.
     pub fn without_chunking(&self) {
-        *self.chunking.lock().unwrap() = false;
+        self.offers.lock().unwrap().chunking = false;
+    }
+
+    /// Stops offering 8BITMIME to new connections (and CHUNKING, which needs it).
+    pub fn without_8bitmime(&self) {
+        let mut offers = self.offers.lock().unwrap();
+        (offers.eight_bit, offers.chunking) = (false, false);
+    }
+
+    /// Offers SMTPUTF8 (RFC 6531) to new connections: addresses with a non-ASCII local part
+    /// are then taken when MAIL declares it.
+    pub fn with_smtputf8(&self) {
+        self.offers.lock().unwrap().smtputf8 = true;
     }
 
     /// Changes how RCPT TO is answered.
@@ -180,7 +192,43 @@ struct Shared {
     arrived: Arc<Notify>,
     mode: Arc<Mutex<SmtpMode>>,
     delay: Arc<Mutex<Duration>>,
-    chunking: Arc<Mutex<bool>>,
+    offers: Arc<Mutex<Offers>>,
+}
+
+/// The extensions the sink offers: like Postfix by default, less SMTPUTF8.
+#[derive(Debug, Clone, Copy)]
+struct Offers {
+    chunking: bool,
+    eight_bit: bool,
+    smtputf8: bool,
+}
+
+impl Default for Offers {
+    fn default() -> Self {
+        Self {
+            chunking: true,
+            eight_bit: true,
+            smtputf8: false,
+        }
+    }
+}
+
+impl Offers {
+    fn ehlo(&self) -> Vec<u8> {
+        let mut reply = String::from("250-sink.test\r\n");
+        for (offered, keyword) in [
+            (self.eight_bit, "8BITMIME"),
+            (true, "PIPELINING"),
+            (self.chunking, "CHUNKING"),
+            (self.smtputf8, "SMTPUTF8"),
+        ] {
+            if offered {
+                reply.push_str(&format!("250-{keyword}\r\n"));
+            }
+        }
+        reply.push_str("250 SIZE 10485760\r\n");
+        reply.into_bytes()
+    }
 }
 
 async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
@@ -189,13 +237,16 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
         arrived,
         mode,
         delay,
-        chunking,
+        offers,
     } = shared;
     let (read, write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut write = BufWriter::new(write);
     write.write_all(b"220 sink.test ESMTP\r\n").await?;
     let (mut from, mut rcpt) = (String::new(), Vec::new());
+    // Whether this transaction's MAIL declared SMTPUTF8.
+    let mut utf8 = false;
+    let mut ehlo: Vec<u8> = Vec::new();
     // The chunks of a message sent with BDAT so far.
     let mut chunks = Vec::new();
     let mut line = String::new();
@@ -208,10 +259,10 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             return Ok(());
         }
         let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") && *chunking.lock().unwrap() {
-            b"250-sink.test\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 10485760\r\n"
-        } else if upper.starts_with("EHLO") {
-            b"250-sink.test\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SIZE 10485760\r\n"
+        let reply: &[u8] = if upper.starts_with("EHLO") {
+            ehlo.clear();
+            ehlo.extend(offers.lock().unwrap().ehlo());
+            &ehlo
         } else if upper.starts_with("BDAT ") {
             // The chunk is read whatever the answer (RFC 3030 2), so the conversation stays in
             // step after a refusal.
@@ -244,10 +295,19 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
         } else if upper.starts_with("MAIL FROM:") {
             from = path(&line[10..]);
             (rcpt, chunks) = (Vec::new(), Vec::new());
-            b"250 OK\r\n"
+            utf8 = upper.contains(" SMTPUTF8");
+            if utf8 && !offers.lock().unwrap().smtputf8 {
+                b"555 5.5.4 Unsupported option: SMTPUTF8\r\n"
+            } else {
+                b"250 OK\r\n"
+            }
         } else if upper.starts_with("RCPT TO:") {
             let current = *mode.lock().unwrap();
             match current {
+                // As Postfix: a non-ASCII address only in a transaction that declared it.
+                _ if !line.is_ascii() && !utf8 => {
+                    b"553 5.6.7 Must declare SMTPUTF8 to send unicode address\r\n"
+                }
                 SmtpMode::Accept => {
                     rcpt.push(path(&line[8..]));
                     b"250 OK\r\n"
