@@ -354,15 +354,12 @@ impl SmtpUrl {
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("could not read the configuration file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("the configuration file {path} is invalid: {source}")]
+    #[error("could not read the configuration file {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error("the configuration file {path} is invalid: {cause}")]
     Parse {
         path: String,
-        source: Box<toml::de::Error>,
+        cause: Box<toml::de::Error>,
     },
     #[error("the environment variable {name} is invalid: {reason}")]
     Env { name: &'static str, reason: String },
@@ -382,13 +379,13 @@ impl Settings {
     }
 
     fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        toml::from_str(&text).map_err(|cause| ConfigError::Parse {
             path: path.display().to_string(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         })
     }
 

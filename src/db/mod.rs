@@ -1,8 +1,9 @@
 //! The database layer: the one place that writes SQL.
 //!
-//! One [`DbConnection`] enum over PostgreSQL and SQLite, chosen from the URL scheme; an r2d2 pool
-//! whose manager opens the right backend itself (diesel's derived `establish` would hide the real
-//! connection error); [`run`] to use a pooled connection from async code; [`write`] for write
+//! One [`DbConnection`] enum over PostgreSQL and SQLite, chosen from the URL scheme; a pool that
+//! opens the right backend itself (diesel's derived `establish` would hide the real connection
+//! error) and only on the thread that needs it; [`run`] to use a pooled connection from async
+//! code; [`write`] for write
 //! transactions; embedded migrations per backend. Query functions take `&mut DbConnection` so
 //! callers compose them inside one transaction.
 
@@ -25,16 +26,14 @@ pub mod subscribers;
 pub mod suppressions;
 pub mod tokens;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use tokio::sync::Semaphore;
+
+mod pool;
+pub use pool::{connect, Backend, Pool};
 
 /// A connection to either backend; every query in `db::*` is written once against it.
 #[derive(diesel::MultiConnection)]
@@ -43,48 +42,18 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-/// The connection pool handed to handlers and workers.
-///
-/// Callers wait for a connection asynchronously (`permits`, one per connection) before a
-/// blocking thread is used, so a burst of requests queues as cheap futures instead of as
-/// blocked threads contending on the pool. On SQLite, which allows one writer at a time and
-/// whose busy handler waits by sleeping (up to 100 ms a try), write transactions also queue on
-/// `sqlite_writer` and hand over at once.
-#[derive(Clone)]
-pub struct Pool {
-    conns: r2d2::Pool<Manager>,
-    permits: Arc<Semaphore>,
-    sqlite_writer: Option<Arc<Semaphore>>,
-}
-
-impl Pool {
-    /// How many connections the pool holds at most.
-    pub fn max_size(&self) -> u32 {
-        self.conns.max_size()
-    }
-}
-
-/// Which database a URL points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-/// Errors from the database layer.
+/// Errors from the database layer. Each message names its cause once (none is also a
+/// `source`), so a printed chain does not repeat it.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {0:?})")]
     UnsupportedUrl(String),
-    #[error("could not create the folder {path} for the SQLite database: {source}")]
-    CreateDir {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("could not open a database connection: {0}")]
-    Connect(#[from] r2d2::PoolError),
+    #[error("could not create the folder {path} for the SQLite database: {cause}")]
+    CreateDir { path: String, cause: std::io::Error },
+    #[error("could not open a database connection: {}", .0.to_string().trim_end())]
+    Connect(diesel::ConnectionError),
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("could not open the SQLite database: {0}")]
@@ -93,107 +62,10 @@ pub enum DbError {
     Cancelled,
 }
 
-impl Backend {
-    /// Picks the backend from the URL scheme and returns what diesel wants to connect with.
-    pub fn from_url(url: &str) -> Result<(Backend, String), DbError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok((Backend::Postgres, url.to_owned()))
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            Ok((Backend::Sqlite, path.to_owned()))
-        } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            Err(DbError::UnsupportedUrl(format!("{scheme}:…")))
-        }
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::Query(e)
     }
-}
-
-/// Opens connections for the pool, configuring SQLite on every one of them.
-#[derive(Debug)]
-pub struct Manager {
-    backend: Backend,
-    target: String,
-}
-
-impl ManageConnection for Manager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target)
-                .map(DbConnection::Pg)
-                .map_err(r2d2::Error::ConnectionError),
-            Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(&self.target)
-                    .map_err(r2d2::Error::ConnectionError)?;
-                // The busy timeout makes a writer wait for the lock instead of failing. WAL lets
-                // readers run beside the one writer. SQLite leaves foreign keys off unless asked,
-                // per connection. No memory map and a 4 MB page cache per connection keep the
-                // service's memory flat however large the database grows.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA mmap_size = 0; PRAGMA cache_size = -4000;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
-    }
-}
-
-/// Builds the pool for `url`, creating the SQLite file's folder when needed.
-pub fn connect(url: &str, max_size: u32) -> Result<Pool, DbError> {
-    let (backend, target) = Backend::from_url(url)?;
-    if backend == Backend::Sqlite {
-        if let Some(dir) = std::path::Path::new(&target).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
-        }
-    }
-    if backend == Backend::Sqlite {
-        // Switching a new file to WAL needs a lock that SQLite does not wait for, and the pool
-        // opens its connections at once: do it on one connection first (the mode is stored in
-        // the file), so the others find it done.
-        Manager {
-            backend,
-            target: target.clone(),
-        }
-        .connect()
-        .map_err(|e| DbError::Open(e.to_string()))?;
-    }
-    let conns = r2d2::Pool::builder()
-        .max_size(max_size)
-        // Opened as needed: r2d2 otherwise opens all of them before the first query, eight
-        // PostgreSQL backends for a CLI command that uses one.
-        .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(10))
-        // A broken connection shows itself on use (`has_broken`); a `SELECT 1` round trip on
-        // every checkout would cost more than the queries of a typical request.
-        .test_on_check_out(false)
-        .build(Manager { backend, target })?;
-    let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1)));
-    Ok(Pool {
-        conns,
-        permits: Arc::new(Semaphore::new(max_size as usize)),
-        sqlite_writer,
-    })
 }
 
 /// Which backend a connection talks to.
@@ -228,11 +100,11 @@ where
         .acquire()
         .await
         .map_err(|_| E::from(DbError::Cancelled))?;
-    let conns = pool.conns.clone();
+    let pool = pool.clone();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut conn = conns.get().map_err(DbError::from)?;
+        let mut conn = pool.checkout()?;
         f(&mut conn)
     })
     .await

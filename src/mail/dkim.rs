@@ -55,11 +55,8 @@ pub enum DkimError {
     NoDomain,
     #[error("mail.dkim.{0} {1:?} is not a valid DNS label sequence")]
     BadName(&'static str, String),
-    #[error("reading the DKIM key {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("reading the DKIM key {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("the DKIM key is not an RSA (PKCS#1 or PKCS#8 PEM) or Ed25519 (PKCS#8 PEM or base64 seed) private key: {0}")]
     BadKey(String),
 }
@@ -73,9 +70,9 @@ impl DkimSigner {
         let domain = s.domain.clone().ok_or(DkimError::NoDomain)?;
         check_name("domain", &domain)?;
         check_name("selector", &s.selector)?;
-        let text = std::fs::read_to_string(path).map_err(|source| DkimError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| DkimError::Read {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         Ok(Some(Self::new(&domain, &s.selector, &text)?))
     }

@@ -71,11 +71,23 @@ pub enum TransferError {
     #[error("the header row has no `email` column (it has: {0})")]
     NoEmailColumn(String),
     #[error("{0}")]
-    Csv(#[from] csv::Error),
+    Csv(csv::Error),
     #[error("{0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<csv::Error> for TransferError {
+    fn from(e: csv::Error) -> Self {
+        TransferError::Csv(e)
+    }
+}
+
+impl From<std::io::Error> for TransferError {
+    fn from(e: std::io::Error) -> Self {
+        TransferError::Io(e)
+    }
 }
 
 impl From<diesel::result::Error> for TransferError {

@@ -4,6 +4,7 @@
 
 mod addresses;
 mod articles_api;
+mod cli;
 mod confirm;
 mod crash;
 mod delivery;
