@@ -114,10 +114,26 @@ pub struct SignupSettings {
     /// Confirmation mails per address per hour; further signups are answered the same but send
     /// nothing.
     pub resend_per_hour: i64,
-    /// Signup requests per client IP per minute (0 disables the limit).
+    /// Signup requests per client per minute (0 disables the limit), counted by each
+    /// instance; an IPv6 client is its /64.
     pub per_ip_per_minute: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you trust).
     pub trust_proxy_headers: bool,
+    /// How many trusted proxies stand in front and append to `X-Forwarded-For` (a load
+    /// balancer: 1; a CDN then a load balancer: 2). The client is the entry that many from
+    /// the right; what the client wrote further left is ignored.
+    pub trusted_proxies: u8,
+}
+
+impl SignupSettings {
+    /// How many `X-Forwarded-For` entries from the right to look (0: use the peer address).
+    pub fn proxies(&self) -> u8 {
+        if self.trust_proxy_headers {
+            self.trusted_proxies.max(1)
+        } else {
+            0
+        }
+    }
 }
 
 /// The outbox worker.
@@ -250,6 +266,7 @@ impl Default for SignupSettings {
             resend_per_hour: 3,
             per_ip_per_minute: 20,
             trust_proxy_headers: false,
+            trusted_proxies: 1,
         }
     }
 }

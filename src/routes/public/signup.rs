@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::body::{self, Format};
 use super::{message, page, request_lang, settle_lang, PublicError};
 use crate::domain::{mask_email, DomainError, Lang, ListSlug, SubscriberEmail, SubscriberName};
+use crate::ratelimit;
 use crate::routes::errors::Rendered;
 use crate::startup::AppState;
 use crate::subscriptions::{self, SignupRequest, UseCaseError};
@@ -106,7 +107,7 @@ pub async fn subscribe(
     settle_lang(&req, lang);
     if !state
         .ip_limiter
-        .allow(client_ip(&req, state.settings.signup.trust_proxy_headers))
+        .allow(client_ip(&req, state.settings.signup.proxies()))
     {
         return Err(PublicError::RateLimited);
     }
@@ -158,17 +159,10 @@ fn accepted(state: &AppState, lang: Lang, format: Format) -> Result<HttpResponse
     }
 }
 
-fn client_ip(req: &HttpRequest, trust_proxy: bool) -> IpAddr {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let forwarded = || {
-        req.connection_info()
-            .realip_remote_addr()
-            .and_then(|s| s.parse::<IpAddr>().ok())
-    };
-    if trust_proxy {
-        forwarded().or(peer)
-    } else {
-        peer
-    }
-    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+fn client_ip(req: &HttpRequest, proxies: u8) -> IpAddr {
+    let forwarded_for = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    ratelimit::client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for, proxies)
 }
