@@ -1,7 +1,7 @@
 use chrono::Utc;
 
 use super::UseCaseError;
-use crate::db::{self, lists, DbConnection};
+use crate::db::{self, lists, subscribers, DbConnection};
 use crate::domain::{Lang, ListSlug, Sender};
 use crate::startup::AppState;
 
@@ -111,13 +111,22 @@ impl PublicLists {
     }
 }
 
-/// The name of a list, if it exists.
-pub async fn list_name(state: &AppState, list_id: i64) -> Result<Option<String>, UseCaseError> {
+/// What an unsubscribe link's page shows: the list's name (empty when the list is gone) and the
+/// reader's language (None when the reader erased their data).
+pub async fn unsubscribe_view(
+    state: &AppState,
+    subscriber_id: i64,
+    list_id: i64,
+) -> Result<(String, Option<Lang>), UseCaseError> {
     db::run(&state.pool, move |conn| {
-        Ok(lists::by_ids(conn, &[list_id])?
+        let name = lists::by_ids(conn, &[list_id])?
             .into_iter()
             .next()
-            .map(|l| l.name))
+            .map(|l| l.name)
+            .unwrap_or_default();
+        let lang = subscribers::by_id(conn, subscriber_id)?
+            .map(|s| Lang::parse(&s.language).unwrap_or_default());
+        Ok((name, lang))
     })
     .await
 }

@@ -15,7 +15,9 @@ pub use export::{export, DEFAULT_PAGE_ROWS, EXPORT_HEADER};
 pub use import::{
     import, ImportEvent, ImportReport, ImportRequest, TransferError, DEFAULT_CHUNK_ROWS,
 };
-pub use lists::{create_list, list_name, public_lists, seed_default_list, ListInput, PublicLists};
+pub use lists::{
+    create_list, public_lists, seed_default_list, unsubscribe_view, ListInput, PublicLists,
+};
 pub use manage::{
     erase, preferences, unsubscribe, update_preferences, PreferenceList, Preferences,
 };

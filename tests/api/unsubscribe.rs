@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{html_unescape, spawn_app};
 
 #[tokio::test]
 async fn the_unsubscribe_page_changes_nothing_and_its_button_unsubscribes() {
@@ -91,4 +91,39 @@ async fn a_tampered_unsubscribe_link_is_refused_and_changes_nothing() {
             .as_deref(),
         Some("confirmed")
     );
+}
+
+/// Pages reached from a reader's own link speak the reader's language (not the browser's),
+/// and offer a switch to the other one.
+#[tokio::test]
+async fn the_unsubscribe_page_speaks_the_readers_language_with_a_switch() {
+    let app = spawn_app().await;
+    let (sid, lid) = app
+        .confirmed_subscriber("lingua@example.org", "newsletter")
+        .await;
+    let path = app.path_of(&app.state.links.unsubscribe(sid, lid));
+    let english_browser = |path: String| {
+        app.client
+            .get(format!("{}{path}", app.address))
+            .header("Accept-Language", "en-GB,en;q=0.9")
+            .send()
+    };
+    let page = |res: reqwest::Response| async { html_unescape(&res.text().await.unwrap()) };
+    let html = page(english_browser(path.clone()).await.unwrap()).await;
+    assert!(html.contains(r#"<html lang="it">"#), "{html}");
+    assert!(html.contains("<h1>Annulla l’iscrizione</h1>"), "{html}");
+    let switch = format!(r#"href="{path}?lang=en""#);
+    assert!(html.contains(&switch), "a link to the English page: {html}");
+
+    let html = page(english_browser(format!("{path}?lang=en")).await.unwrap()).await;
+    assert!(html.contains(r#"<html lang="en">"#));
+    assert!(
+        html.contains(&format!(r#"action="{path}?lang=en""#)),
+        "the button keeps the chosen language: {html}"
+    );
+
+    let prefs = app.path_of(&app.state.links.preferences(sid));
+    let html = page(english_browser(prefs).await.unwrap()).await;
+    assert!(html.contains(r#"<html lang="it">"#));
+    assert!(html.contains(r#"hreflang="en""#));
 }

@@ -25,6 +25,7 @@ pub async fn confirm_page(
     match subscriptions::peek_confirm(&state, token.clone()).await? {
         LinkState::Usable => page(
             &state,
+            &req,
             "confirm",
             lang,
             &minijinja::context! { token => token.expose() },
@@ -54,5 +55,5 @@ pub async fn confirm(
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     subscriptions::confirm(&state, Token::parse(token)?).await?;
-    message(&state, lang, "confirmed_title", "confirmed_message")
+    message(&state, &req, lang, "confirmed_title", "confirmed_message")
 }

@@ -1,7 +1,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body;
-use super::{message, page, request_lang, settle_lang, PublicError};
+use super::{message, page, reader_lang, request_lang, settle_lang, PublicError};
 use crate::domain::{Lang, ListSlug};
 use crate::startup::AppState;
 use crate::subscriptions::{self, Preferences};
@@ -13,17 +13,27 @@ fn subscriber(state: &AppState, signed: &str) -> Result<i64, PublicError> {
         .ok_or(PublicError::InvalidLink)
 }
 
+/// The page in `lang`; the language select shows the reader's own.
 fn render(
     state: &AppState,
+    req: &HttpRequest,
+    lang: Lang,
     signed: &str,
     prefs: &Preferences,
     saved: bool,
 ) -> Result<HttpResponse, PublicError> {
     page(
         state,
+        req,
         "preferences",
-        prefs.lang,
-        &minijinja::context! { token => signed, email => &prefs.email, lists => &prefs.lists, saved => saved },
+        lang,
+        &minijinja::context! {
+            token => signed,
+            email => &prefs.email,
+            lists => &prefs.lists,
+            reader_lang => prefs.lang,
+            saved => saved,
+        },
     )
 }
 
@@ -38,8 +48,8 @@ pub async fn preferences_page(
     let prefs = subscriptions::preferences(&state, id)
         .await?
         .ok_or(PublicError::InvalidLink)?;
-    settle_lang(&req, prefs.lang);
-    render(&state, &path, &prefs, false)
+    let lang = reader_lang(&req, Some(prefs.lang));
+    render(&state, &req, lang, &path, &prefs, false)
 }
 
 /// `POST /preferences/{link}`: saves the chosen lists (`lists`, repeated) and language.
@@ -69,7 +79,7 @@ pub async fn save_preferences(
     let prefs = subscriptions::update_preferences(&state, id, chosen, lang)
         .await?
         .ok_or(PublicError::InvalidLink)?;
-    render(&state, &path, &prefs, true)
+    render(&state, &req, lang, &path, &prefs, true)
 }
 
 /// `POST /preferences/{link}/erase`: deletes the reader's data, keeping a hashed suppression.
@@ -83,5 +93,5 @@ pub async fn erase(
     let id = subscriber(&state, &path)?;
     // Erasing twice is fine: the second time there is nothing left, which is what was asked.
     subscriptions::erase(&state, id).await?;
-    message(&state, lang, "erased_title", "erased_message")
+    message(&state, &req, lang, "erased_title", "erased_message")
 }

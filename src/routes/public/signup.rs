@@ -70,11 +70,12 @@ pub async fn index(
     req: HttpRequest,
 ) -> Result<HttpResponse, PublicError> {
     let lang = request_lang(&req);
-    render_form(&state, lang, &RawSignup::default(), None).await
+    render_form(&state, &req, lang, &RawSignup::default(), None).await
 }
 
 async fn render_form(
     state: &AppState,
+    req: &HttpRequest,
     lang: Lang,
     form: &RawSignup,
     error: Option<&str>,
@@ -82,6 +83,7 @@ async fn render_form(
     let lists = subscriptions::public_lists(state).await?;
     page(
         state,
+        req,
         "index",
         lang,
         &minijinja::context! { lists => lists, form => form, error => error },
@@ -113,7 +115,7 @@ pub async fn subscribe(
     }
     if raw.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
         tracing::info!("honeypot field filled in; signup ignored");
-        return accepted(&state, lang, format);
+        return accepted(&state, &req, lang, format);
     }
     let source = match format {
         Format::Form => "form",
@@ -134,13 +136,13 @@ pub async fn subscribe(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(_) => accepted(&state, lang, format),
+        Ok(_) => accepted(&state, &req, lang, format),
         // A person at the form gets it back with their input and what to fix.
         Err(e @ (PublicError::Invalid(_) | PublicError::NoList | PublicError::UnknownList))
             if format == Format::Form =>
         {
             let msg = state.templates.t(lang, e.key()).to_owned();
-            let mut res = render_form(&state, lang, &raw, Some(&msg)).await?;
+            let mut res = render_form(&state, &req, lang, &raw, Some(&msg)).await?;
             *res.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
             res.extensions_mut().insert(Rendered);
             Ok(res)
@@ -149,9 +151,14 @@ pub async fn subscribe(
     }
 }
 
-fn accepted(state: &AppState, lang: Lang, format: Format) -> Result<HttpResponse, PublicError> {
+fn accepted(
+    state: &AppState,
+    req: &HttpRequest,
+    lang: Lang,
+    format: Format,
+) -> Result<HttpResponse, PublicError> {
     match format {
-        Format::Form => message(state, lang, "check_inbox_title", "check_inbox_message"),
+        Format::Form => message(state, req, lang, "check_inbox_title", "check_inbox_message"),
         Format::Json => Ok(HttpResponse::Accepted().json(serde_json::json!({
             "status": "accepted",
             "message": state.templates.t(lang, "check_inbox_message"),

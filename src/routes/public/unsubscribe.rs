@@ -1,27 +1,28 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{message, page, request_lang, settle_lang, PublicError};
+use super::{message, page, reader_lang, request_lang, settle_lang, PublicError};
 use crate::startup::AppState;
 use crate::subscriptions;
 
-/// `GET /unsubscribe/{link}`: a page with an Unsubscribe button; changes nothing.
+/// `GET /unsubscribe/{link}`: a page with an Unsubscribe button, in the reader's language;
+/// changes nothing.
 pub async fn unsubscribe_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PublicError> {
-    let lang = request_lang(&req);
-    settle_lang(&req, lang);
+    settle_lang(&req, request_lang(&req));
     let signed = path.into_inner();
     let (subscriber_id, list_id) = state
         .links
         .verify_unsubscribe(&signed)
         .ok_or(PublicError::InvalidLink)?;
-    let list_name = subscriptions::list_name(&state, list_id)
-        .await?
-        .unwrap_or_default();
+    let (list_name, reader) =
+        subscriptions::unsubscribe_view(&state, subscriber_id, list_id).await?;
+    let lang = reader_lang(&req, reader);
     page(
         &state,
+        &req,
         "unsubscribe",
         lang,
         &minijinja::context! {
@@ -41,12 +42,13 @@ pub async fn unsubscribe(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PublicError> {
-    let lang = request_lang(&req);
-    settle_lang(&req, lang);
+    settle_lang(&req, request_lang(&req));
     let (subscriber_id, list_id) = state
         .links
         .verify_unsubscribe(&path)
         .ok_or(PublicError::InvalidLink)?;
+    let (_, reader) = subscriptions::unsubscribe_view(&state, subscriber_id, list_id).await?;
+    let lang = reader_lang(&req, reader);
     subscriptions::unsubscribe(&state, subscriber_id, list_id).await?;
     let one_click = body.windows(26).any(|w| w == b"List-Unsubscribe=One-Click");
     if one_click {
@@ -54,5 +56,11 @@ pub async fn unsubscribe(
             .content_type("text/plain; charset=utf-8")
             .body(state.templates.t(lang, "unsubscribed_message").to_owned()));
     }
-    message(&state, lang, "unsubscribed_title", "unsubscribed_message")
+    message(
+        &state,
+        &req,
+        lang,
+        "unsubscribed_title",
+        "unsubscribed_message",
+    )
 }
