@@ -16,64 +16,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    children_cpu_seconds, cpu_seconds, cpu_seconds_of_all, free_port, iscriviti, median,
-    peak_rss_mib, serve, sink::Sink, BenchDb,
+    children_cpu_seconds, cpu_seconds, cpu_seconds_of_all, free_port, median, peak_rss_mib, run,
+    seed, serve, sink::Sink, BenchDb,
 };
-use diesel::{Connection, RunQueryDsl};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn run(db: &BenchDb, args: &[&str]) -> String {
-    let out = iscriviti(db, 1, &[], args)
-        .stdout(std::process::Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "iscriviti {args:?} failed");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// N confirmed readers on list 1, inserted by the database itself, then (PostgreSQL) analyzed,
-/// as `iscriviti import` does at its end: without statistics on the just-filled tables the
-/// planner reads every subscription to find a batch's 500 readers.
-fn seed(db: &BenchDb, n: usize) {
-    let now = "2026-11-28 08:00:00";
-    let (subscribers, subscriptions) = match db.backend {
-        "postgres" => (
-            format!("INSERT INTO subscribers (email, name, language, blocked, created_at, updated_at) \
-                SELECT 'lettore' || i || '@example.org', 'Lettore ' || i, 'it', FALSE, '{now}', '{now}' \
-                FROM generate_series(1, {n}) AS i"),
-            format!("INSERT INTO subscriptions (subscriber_id, list_id, status, source, created_at, updated_at, confirmed_at) \
-                SELECT id, 1, 'confirmed', 'bench', '{now}', '{now}', '{now}' FROM subscribers"),
-        ),
-        _ => (
-            format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
-                INSERT INTO subscribers (email, name, language, blocked, created_at, updated_at) \
-                SELECT 'lettore' || i || '@example.org', 'Lettore ' || i, 'it', 0, '{now}', '{now}' FROM n"),
-            format!("INSERT INTO subscriptions (subscriber_id, list_id, status, source, created_at, updated_at, confirmed_at) \
-                SELECT id, 1, 'confirmed', 'bench', '{now}', '{now}', '{now}' FROM subscribers"),
-        ),
-    };
-    let url = db.url.trim_start_matches("sqlite://").to_owned();
-    match db.backend {
-        "postgres" => {
-            let mut c = diesel::PgConnection::establish(&db.url).unwrap();
-            diesel::sql_query(subscribers).execute(&mut c).unwrap();
-            diesel::sql_query(subscriptions).execute(&mut c).unwrap();
-            diesel::sql_query("ANALYZE subscribers, subscriptions")
-                .execute(&mut c)
-                .unwrap();
-        }
-        _ => {
-            let mut c = diesel::SqliteConnection::establish(&url).unwrap();
-            diesel::sql_query(subscribers).execute(&mut c).unwrap();
-            diesel::sql_query(subscriptions).execute(&mut c).unwrap();
-        }
-    }
 }
 
 #[tokio::main]

@@ -146,7 +146,8 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
     /// Rows leased per claim.
     pub batch_size: i64,
-    /// How long a lease lasts before another worker may take the row over.
+    /// How long a lease lasts unless renewed (the heartbeat renews it while the instance
+    /// lives): how soon a dead instance's mail is taken over.
     pub lease_secs: i64,
     /// First retry delay after a temporary failure; doubles each attempt.
     pub retry_base_ms: i64,
@@ -186,7 +187,9 @@ pub struct DeliverySettings {
     pub connections: usize,
     /// Deliveries leased per claim.
     pub batch_size: i64,
-    /// How long a lease lasts before another instance may take the deliveries over.
+    /// How long a lease lasts unless renewed: the instance's heartbeat renews its leases
+    /// three times per lease, so this is how soon another instance takes over the deliveries
+    /// of one that died.
     pub lease_secs: i64,
     /// Cap on digest messages per second for this instance (0: none).
     pub messages_per_second: u32,
@@ -203,7 +206,7 @@ impl Default for DeliverySettings {
             enabled: true,
             connections: 8,
             batch_size: 500,
-            lease_secs: 300,
+            lease_secs: 30,
             messages_per_second: 0,
             per_domain_per_second: 0,
             poll_interval_ms: 250,
@@ -277,7 +280,7 @@ impl Default for WorkerSettings {
             enabled: true,
             poll_interval_ms: 1000,
             batch_size: 32,
-            lease_secs: 120,
+            lease_secs: 30,
             retry_base_ms: 30_000,
             retry_max_ms: 3_600_000,
             max_attempts: 12,

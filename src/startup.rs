@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Settings;
 use crate::db::{self, Pool};
-use crate::delivery::{DigestEngine, OutboxWorker};
+use crate::delivery::{DigestEngine, Instance, OutboxWorker};
 use crate::domain::Sender;
 use crate::feeds::FeedPoller;
 use crate::links::Links;
@@ -47,6 +47,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    instance: Instance,
     worker: OutboxWorker,
     engine: DigestEngine,
     poller: FeedPoller,
@@ -73,6 +74,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
 /// that render or send mail.
 pub struct Services {
     pub state: AppState,
+    pub instance: Instance,
     pub worker: OutboxWorker,
     pub engine: DigestEngine,
 }
@@ -118,14 +120,17 @@ impl Services {
             settings.delivery.connections,
         ));
         let outbox_wake = Arc::new(Notify::new());
+        let instance = Instance::new(pool.clone(), &settings.worker, &settings.delivery);
         let worker = OutboxWorker::new(
             pool.clone(),
+            instance.clone(),
             transport.clone(),
             settings.worker.clone(),
             outbox_wake.clone(),
         );
         let engine = DigestEngine::new(
             pool.clone(),
+            instance.clone(),
             digest_transport,
             templates.clone(),
             links.clone(),
@@ -146,6 +151,7 @@ impl Services {
         };
         Ok(Self {
             state,
+            instance,
             worker,
             engine,
         })
@@ -157,6 +163,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let Services {
             state,
+            instance,
             worker,
             engine,
         } = Services::build(&settings).await?;
@@ -187,6 +194,7 @@ impl Application {
             port,
             server,
             state,
+            instance,
             worker,
             engine,
             poller,
@@ -224,9 +232,12 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (actix stops accepting and finishes open requests), then
     /// stops the outbox worker and the digest engine, which finish in-flight sends and release
     /// the rest of their leases, and the feed poller, whose unfinished polls are retried when
-    /// their lease runs out.
+    /// their lease runs out. Meanwhile the instance's heartbeat renews its leases; it stops
+    /// last.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (beat_tx, beat_rx) = watch::channel(false);
+        let heartbeat = tokio::spawn(self.instance.clone().run(self.run_engine, beat_rx));
         let worker = self
             .run_worker
             .then(|| tokio::spawn(self.worker.clone().run(stop_rx.clone())));
@@ -259,6 +270,8 @@ impl Application {
             task.await?;
             runtime.shutdown_background();
         }
+        let _ = beat_tx.send(true);
+        heartbeat.await?;
         served.context("HTTP server")
     }
 }

@@ -98,6 +98,16 @@ pub fn iscriviti(
     cmd
 }
 
+/// Runs a command of the binary to its end and returns its standard output.
+pub fn run(db: &BenchDb, args: &[&str]) -> String {
+    let out = iscriviti(db, 1, &[], args)
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "iscriviti {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Starts `iscriviti serve` and waits until /health answers.
 pub async fn serve(db: &BenchDb, smtp_port: u16, port: u16, extra_env: &[(&str, String)]) -> Child {
     let mut env = vec![("ISCRIVITI_BIND", format!("127.0.0.1:{port}"))];
@@ -214,4 +224,43 @@ pub fn status_mib(pid: u32, field: &str) -> Option<f64> {
 pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
+}
+
+/// N confirmed readers on list 1, inserted by the database itself, then (PostgreSQL) analyzed,
+/// as `iscriviti import` does at its end: without statistics on the just-filled tables the
+/// planner reads every subscription to find a batch's 500 readers.
+pub fn seed(db: &BenchDb, n: usize) {
+    let now = "2026-11-28 08:00:00";
+    let (subscribers, subscriptions) = match db.backend {
+        "postgres" => (
+            format!("INSERT INTO subscribers (email, name, language, blocked, created_at, updated_at) \
+                SELECT 'lettore' || i || '@example.org', 'Lettore ' || i, 'it', FALSE, '{now}', '{now}' \
+                FROM generate_series(1, {n}) AS i"),
+            format!("INSERT INTO subscriptions (subscriber_id, list_id, status, source, created_at, updated_at, confirmed_at) \
+                SELECT id, 1, 'confirmed', 'bench', '{now}', '{now}', '{now}' FROM subscribers"),
+        ),
+        _ => (
+            format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+                INSERT INTO subscribers (email, name, language, blocked, created_at, updated_at) \
+                SELECT 'lettore' || i || '@example.org', 'Lettore ' || i, 'it', 0, '{now}', '{now}' FROM n"),
+            format!("INSERT INTO subscriptions (subscriber_id, list_id, status, source, created_at, updated_at, confirmed_at) \
+                SELECT id, 1, 'confirmed', 'bench', '{now}', '{now}', '{now}' FROM subscribers"),
+        ),
+    };
+    let url = db.url.trim_start_matches("sqlite://").to_owned();
+    match db.backend {
+        "postgres" => {
+            let mut c = diesel::PgConnection::establish(&db.url).unwrap();
+            diesel::sql_query(subscribers).execute(&mut c).unwrap();
+            diesel::sql_query(subscriptions).execute(&mut c).unwrap();
+            diesel::sql_query("ANALYZE subscribers, subscriptions")
+                .execute(&mut c)
+                .unwrap();
+        }
+        _ => {
+            let mut c = diesel::SqliteConnection::establish(&url).unwrap();
+            diesel::sql_query(subscribers).execute(&mut c).unwrap();
+            diesel::sql_query(subscriptions).execute(&mut c).unwrap();
+        }
+    }
 }

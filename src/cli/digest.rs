@@ -224,14 +224,23 @@ pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<(
     Ok(())
 }
 
-/// Delivers alongside any running instances and shows progress until the digest is done.
+/// Shows progress until the digest is done. The command delivers too only when no instance
+/// with a running engine is seen (checked at every poll): beside a running `serve` it only
+/// watches, since a second engine on the same database (on SQLite, the same write lock)
+/// costs more CPU per message than it adds.
 async fn watch(services: &Services, id: i64) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let engine = tokio::spawn(services.engine.clone().run(stop_rx));
+    let mut delivering = None;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last_print = Instant::now() - Duration::from_secs(10);
     let result = loop {
+        if delivering.is_none() && !services.instance.engine_elsewhere().await? {
+            eprintln!("no instance is delivering digests: delivering from this command");
+            let beating = services.instance.keep_alive(true);
+            let engine = tokio::spawn(services.engine.clone().run(stop_rx.clone()));
+            delivering = Some((beating, engine));
+        }
         let (d, p) = digests::status(&services.state.pool, id).await?;
         let done = p.sent + p.failed + p.skipped;
         let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
@@ -259,6 +268,9 @@ async fn watch(services: &Services, id: i64) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let _ = stop_tx.send(true);
-    engine.await?;
+    if let Some((beating, engine)) = delivering {
+        engine.await?;
+        beating.stop().await;
+    }
     result
 }

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
+use super::digests::{add_counts, Counted};
 use super::ids::in_ids;
 use super::schema::{deliveries, subscribers, subscriptions};
 use super::DbConnection;
@@ -139,26 +140,55 @@ pub fn recipients(conn: &mut DbConnection, subscriber_ids: &[i64]) -> QueryResul
         .load(conn)
 }
 
-/// Records deliveries not made because the reader left (or was blocked) after the start.
-pub fn mark_skipped(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+// Every outcome below is added to its digest's counts (`digests::add_counts`), which progress
+// is read from. Only rows still waiting for an outcome change and count: an outcome recorded
+// twice (by an instance that stalled past its lease, and by the one that took over) counts once.
+
+/// Records deliveries of `digest_id` not made because the reader left (or was blocked) after
+/// the start; returns how many were still waiting for an outcome.
+pub fn mark_skipped(conn: &mut DbConnection, digest_id: i64, ids: &[i64]) -> QueryResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
-    diesel::update(deliveries::table.filter(in_ids(deliveries::id, ids)))
+    let open = deliveries::table
+        .filter(in_ids(deliveries::id, ids))
+        .filter(deliveries::digest_id.eq(digest_id))
+        .filter(deliveries::status.eq_any(["queued", "sending"]));
+    let n = diesel::update(open)
         .set((
             deliveries::status.eq("skipped"),
             deliveries::lease_until.eq(None::<NaiveDateTime>),
             deliveries::lease_owner.eq(None::<String>),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    let skipped = n as i64;
+    add_counts(
+        conn,
+        digest_id,
+        Counted {
+            skipped,
+            ..Counted::default()
+        },
+    )?;
+    Ok(n)
 }
 
-/// Records delivered messages.
-pub fn mark_sent(conn: &mut DbConnection, ids: &[i64], now: NaiveDateTime) -> QueryResult<usize> {
+/// Records delivered messages of `digest_id` leased one by one; returns how many were still
+/// leased.
+pub fn mark_sent(
+    conn: &mut DbConnection,
+    digest_id: i64,
+    ids: &[i64],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
-    diesel::update(deliveries::table.filter(in_ids(deliveries::id, ids)))
+    let leased = deliveries::table
+        .filter(in_ids(deliveries::id, ids))
+        .filter(deliveries::digest_id.eq(digest_id))
+        .filter(deliveries::status.eq("sending"));
+    let n = diesel::update(leased)
         .set((
             deliveries::status.eq("sent"),
             deliveries::sent_at.eq(Some(now)),
@@ -166,7 +196,38 @@ pub fn mark_sent(conn: &mut DbConnection, ids: &[i64], now: NaiveDateTime) -> Qu
             deliveries::lease_owner.eq(None::<String>),
             deliveries::last_error.eq(None::<String>),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    add_counts(
+        conn,
+        digest_id,
+        Counted {
+            sent: n as i64,
+            ..Counted::default()
+        },
+    )?;
+    Ok(n)
+}
+
+/// Records a permanent failure of a delivery of `digest_id` at its `attempts`th attempt, with
+/// its reason.
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    digest_id: i64,
+    id: i64,
+    attempts: i32,
+    error: &str,
+) -> QueryResult<()> {
+    if mark_failed_row(conn, id, attempts, error)? {
+        add_counts(
+            conn,
+            digest_id,
+            Counted {
+                failed: 1,
+                ..Counted::default()
+            },
+        )?;
+    }
+    Ok(())
 }
 
 lease_bookkeeping!(deliveries, retry_at);

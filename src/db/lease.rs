@@ -5,8 +5,8 @@
 //! table and stay with it. A failure records the attempt count the claim gave the row (a
 //! delivery leased in a range is counted only here).
 
-/// Defines `mark_retry`, `mark_failed` and `release` for `$table`, whose due time is `$due`,
-/// in the calling module.
+/// Defines `mark_retry`, `mark_failed_row` and `release` for `$table`, whose due time is
+/// `$due`, in the calling module.
 macro_rules! lease_bookkeeping {
     ($table:ident, $due:ident) => {
         /// Queues a row again after a temporary failure (its `attempts`th), to be tried at
@@ -18,7 +18,12 @@ macro_rules! lease_bookkeeping {
             at: NaiveDateTime,
             error: &str,
         ) -> QueryResult<()> {
-            diesel::update($table::table.find(id))
+            // Not a row another instance has recorded an outcome for since (it took over an
+            // expired lease).
+            let open = $table::table
+                .find(id)
+                .filter($table::status.eq_any(["queued", "sending"]));
+            diesel::update(open)
                 .set((
                     $table::status.eq("queued"),
                     $table::attempts.eq(attempts),
@@ -32,14 +37,18 @@ macro_rules! lease_bookkeeping {
         }
 
         /// Records a permanent failure at the `attempts`th attempt; the row and its reason
-        /// stay.
-        pub fn mark_failed(
+        /// stay. Returns whether the row was still waiting for an outcome (another instance
+        /// may have recorded one after taking over an expired lease).
+        pub fn mark_failed_row(
             conn: &mut DbConnection,
             id: i64,
             attempts: i32,
             error: &str,
-        ) -> QueryResult<()> {
-            diesel::update($table::table.find(id))
+        ) -> QueryResult<bool> {
+            let open = $table::table
+                .find(id)
+                .filter($table::status.eq_any(["queued", "sending"]));
+            let changed = diesel::update(open)
                 .set((
                     $table::status.eq("failed"),
                     $table::attempts.eq(attempts),
@@ -48,7 +57,7 @@ macro_rules! lease_bookkeeping {
                     $table::last_error.eq(Some(error)),
                 ))
                 .execute(conn)?;
-            Ok(())
+            Ok(changed == 1)
         }
 
         /// Gives back leases this owner took but did not use (shutdown, pause), uncounting the

@@ -16,6 +16,7 @@ pub mod deliveries;
 pub mod digests;
 pub mod feeds;
 mod ids;
+pub mod instances;
 pub mod lists;
 pub mod outbox;
 pub mod ranges;

@@ -127,6 +127,16 @@ pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryR
 
 lease_bookkeeping!(outbox, next_attempt_at);
 
+/// Records a permanent failure at the `attempts`th attempt, with its reason.
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    id: i64,
+    attempts: i32,
+    error: &str,
+) -> QueryResult<()> {
+    mark_failed_row(conn, id, attempts, error).map(drop)
+}
+
 /// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address
 /// and bodies are blanked. The rows stay as a record that something was (or was not) sent.
 pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryResult<()> {

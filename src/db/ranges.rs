@@ -225,10 +225,13 @@ pub fn in_flight(conn: &mut DbConnection, digest_id: i64, now: NaiveDateTime) ->
     Ok(n)
 }
 
-/// Records delivered messages of a range: their attempt and Message-ID, written now for the
-/// first time.
+/// Records delivered messages of a range of `digest_id`: their attempt and Message-ID, written
+/// now for the first time, and adds them to the digest's counts. Returns how many were still
+/// untried (another instance may have recorded some after taking over the range when its
+/// lease ran out; those count once).
 pub fn mark_sent(
     conn: &mut DbConnection,
+    digest_id: i64,
     ids: &[i64],
     now: NaiveDateTime,
     suffix: &str,
@@ -242,7 +245,12 @@ pub fn mark_sent(
     )
     .bind::<Text, _>(suffix)
     .sql(")");
-    diesel::update(deliveries::table.filter(in_ids(deliveries::id, ids)))
+    let untried = deliveries::table
+        .filter(in_ids(deliveries::id, ids))
+        .filter(deliveries::digest_id.eq(digest_id))
+        .filter(deliveries::status.eq("queued"))
+        .filter(deliveries::attempts.eq(0));
+    let n = diesel::update(untried)
         .set((
             deliveries::status.eq("sent"),
             deliveries::sent_at.eq(Some(now)),
@@ -250,7 +258,13 @@ pub fn mark_sent(
             deliveries::message_id.eq(message_id),
             deliveries::last_error.eq(None::<String>),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    let sent = super::digests::Counted {
+        sent: n as i64,
+        ..Default::default()
+    };
+    super::digests::add_counts(conn, digest_id, sent)?;
+    Ok(n)
 }
 
 /// Once a range's outcomes are recorded: forgets the range when none of its deliveries is
@@ -274,8 +288,12 @@ pub fn close(
     );
     let forgotten = diesel::delete(mine.filter(not(exists(left)))).execute(conn)?;
     if forgotten == 0 && hand_back {
+        // Nobody's: the heartbeat renews only its owner's leases.
         diesel::update(mine)
-            .set(delivery_ranges::lease_until.eq(now))
+            .set((
+                delivery_ranges::lease_until.eq(now),
+                delivery_ranges::lease_owner.eq(""),
+            ))
             .execute(conn)?;
     }
     Ok(())

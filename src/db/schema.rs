@@ -132,6 +132,10 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
         claimed_through -> BigInt,
         deliveries_through -> BigInt,
+        recipients -> BigInt,
+        sent_count -> BigInt,
+        failed_count -> BigInt,
+        skipped_count -> BigInt,
     }
 }
 
@@ -196,6 +200,15 @@ diesel::joinable!(delivery_ranges -> digests (digest_id));
 diesel::joinable!(deliveries -> subscribers (subscriber_id));
 diesel::joinable!(feeds -> lists (list_id));
 
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        engine -> Bool,
+        started_at -> Timestamp,
+        seen_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     lists,
     subscribers,
@@ -211,4 +224,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_ranges,
     digest_schedules,
     feeds,
+    instances,
 );

@@ -130,6 +130,18 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     let theirs = deliveries::table
         .filter(deliveries::digest_id.eq_any(digests::table.select(digests::id)))
         .filter(deliveries::subscriber_id.eq(id));
+    // A delivery not yet made will not be: it counts as skipped, as for a reader who left.
+    let unsent: Vec<i64> = theirs
+        .filter(deliveries::status.eq_any(["queued", "sending"]))
+        .select(deliveries::digest_id)
+        .load(conn)?;
+    for digest_id in unsent {
+        let skipped = super::digests::Counted {
+            skipped: 1,
+            ..Default::default()
+        };
+        super::digests::add_counts(conn, digest_id, skipped)?;
+    }
     diesel::delete(theirs).execute(conn)?;
     diesel::delete(subscribers::table.find(id)).execute(conn)
 }

@@ -1,8 +1,10 @@
 //! The digest delivery engine. Each pass leases a batch of deliveries (lease committed before
-//! any SMTP traffic; untried deliveries are leased as a range, see `db::ranges`), renders each
-//! recipient's copy, sends over the digest connections with no transaction open, and records
-//! the batch's outcomes in one transaction. Several instances share a send through the leases;
-//! a crash re-sends at most the batches in flight (one per lane).
+//! any SMTP traffic; untried deliveries are leased as a range, see `db::ranges`), looks up its
+//! readers, and hands the batch to one sending worker per connection (`sending`) with no
+//! transaction open; outcomes are recorded as they come, within a tenth of a second
+//! (`record`). Several instances share a send through the leases, which the instance's
+//! heartbeat renews; a crash re-sends at most the messages the relay accepted in the moments
+//! before it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -12,14 +14,15 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::heartbeat::Instance;
+use super::record::{Ledger, FLUSH_EVERY};
+use super::sending::{worker, Outcomes};
 use super::throttle::Throttle;
-use super::worker::backoff;
 use crate::config::{DeliverySettings, WorkerSettings};
 use crate::db::{self, deliveries, digests, ranges, DbError, Pool};
-use crate::digests::{run_due_schedules, PreparedDigest, RecipientView};
-use crate::domain::mask_email;
+use crate::digests::{run_due_schedules, PreparedDigest};
 use crate::links::Links;
-use crate::mail::{Envelope, MailOptions, Outgoing, SendError, Session, Transport};
+use crate::mail::{MailOptions, Transport};
 use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
@@ -50,32 +53,27 @@ pub struct DigestEngine {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    pool: Pool,
-    transport: Arc<Transport>,
-    templates: Arc<Templates>,
-    links: Links,
-    options: MailOptions,
-    settings: DeliverySettings,
-    retry: WorkerSettings,
-    throttle: Throttle,
-    owner: String,
+/// What the engine's passes, sending workers and ledger share.
+pub(super) struct Inner {
+    pub pool: Pool,
+    pub transport: Arc<Transport>,
+    pub templates: Arc<Templates>,
+    pub links: Links,
+    pub options: MailOptions,
+    pub settings: DeliverySettings,
+    pub retry: WorkerSettings,
+    pub throttle: Throttle,
+    pub instance: Instance,
     /// `.{installation}@{host}>`: the tail of every delivery's Message-ID.
-    id_suffix: String,
+    pub id_suffix: String,
     prepared: Mutex<HashMap<i64, Arc<PreparedDigest>>>,
 }
 
-enum Outcome {
-    Sent,
-    Retry(String),
-    Failed(String),
-    Skipped,
-    Released,
-}
-
 impl DigestEngine {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         pool: Pool,
+        instance: Instance,
         transport: Arc<Transport>,
         templates: Arc<Templates>,
         links: Links,
@@ -90,12 +88,8 @@ impl DigestEngine {
                     settings.messages_per_second,
                     settings.per_domain_per_second,
                 ),
-                owner: format!(
-                    "{}-{}",
-                    std::process::id(),
-                    hex::encode(rand::random::<[u8; 4]>())
-                ),
                 pool,
+                instance,
                 transport,
                 templates,
                 links,
@@ -109,9 +103,9 @@ impl DigestEngine {
     }
 
     /// Runs until `shutdown` turns true: starts scheduled digests when due, delivers, marks
-    /// finished digests sent.
+    /// finished digests sent. The instance's heartbeat (run beside it) keeps its leases.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        tracing::info!(owner = %self.inner.owner, "digest engine started");
+        tracing::info!(owner = %self.inner.instance.owner(), "digest engine started");
         // Two lanes, each claiming its own batch: while one waits on the database (claiming or
         // recording), the other keeps the SMTP connections busy.
         let lanes: Vec<_> = (0..2)
@@ -156,17 +150,21 @@ impl DigestEngine {
         checked.unwrap_or(true)
     }
 
-    /// Delivers everything due now, then returns (tests, `digest send --wait`).
+    /// Delivers everything due now, then returns (tests, `digest send --wait`), renewing its
+    /// leases meanwhile.
     pub async fn drain(&self) -> Result<Sent, UseCaseError> {
+        let beating = self.inner.instance.keep_alive(true);
         let (_tx, never) = watch::channel(false);
         let mut total = Sent::default();
-        loop {
-            let done = self.tick(&never).await?;
-            if done.total() == 0 {
-                return Ok(total);
+        let drained = loop {
+            match self.tick(&never).await {
+                Ok(done) if done.total() == 0 => break Ok(total),
+                Ok(done) => total.add(done),
+                Err(e) => break Err(e),
             }
-            total.add(done);
-        }
+        };
+        beating.stop().await;
+        drained
     }
 
     async fn tick(&self, shutdown: &watch::Receiver<bool>) -> Result<Sent, UseCaseError> {
@@ -218,28 +216,10 @@ impl DigestEngine {
         Ok(p)
     }
 
+    /// Leases a batch, sends it, records its outcomes.
     async fn pass(&self, shutdown: &watch::Receiver<bool>) -> Result<Sent, UseCaseError> {
         let inner = &self.inner;
-        let (owner, suffix) = (inner.owner.clone(), inner.id_suffix.clone());
-        let (limit, lease) = (
-            inner.settings.batch_size.max(1),
-            chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
-        );
-        let (range, claimed) = db::write(&inner.pool, move |conn| {
-            let now = Utc::now().naive_utc();
-            // Retries and deliveries whose single lease ran out first, then a range of
-            // untried ones (nearly every delivery goes out that way).
-            let mut claimed = deliveries::claim(conn, &owner, now, now + lease, limit, &suffix)?;
-            let mut range = None;
-            if claimed.is_empty() {
-                if let Some(r) = ranges::claim(conn, &owner, now, now + lease, limit, &suffix)? {
-                    range = Some(r.range_id);
-                    claimed = r.deliveries;
-                }
-            }
-            Ok::<_, DbError>((range, claimed))
-        })
-        .await?;
+        let (range, claimed) = self.claim().await?;
         if claimed.is_empty() {
             return Ok(Sent::default());
         }
@@ -264,7 +244,7 @@ impl DigestEngine {
         // another; the queue keeps them evenly loaded to the end of the batch.
         let workers = inner.transport.concurrency().min(queue.len());
         let queue = Arc::new(Mutex::new(queue));
-        // Each outcome is recorded here as soon as it is known, so a worker that panics loses
+        // Each outcome is noted here as soon as it is known, so a worker that panics loses
         // only the message it was sending (its lease expires and it goes again), not the
         // outcomes of those it had sent.
         let outcomes: Outcomes = Arc::default();
@@ -274,315 +254,46 @@ impl DigestEngine {
             let job = worker(engine, queue, by_key, outcomes.clone(), shutdown.clone());
             tasks.spawn(job);
         }
-        while let Some(joined) = tasks.join_next().await {
-            if let Err(e) = joined {
-                tracing::error!(error = %e, "a digest sending worker failed; its unsent deliveries go again when their lease expires");
+        let take = || std::mem::take(&mut *outcomes.lock().expect("outcomes lock"));
+        let mut ledger = Ledger::new(range);
+        let mut flush =
+            tokio::time::interval_at(tokio::time::Instant::now() + FLUSH_EVERY, FLUSH_EVERY);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    None => break,
+                    Some(Err(e)) => tracing::error!(error = %e, "a digest sending worker failed; its unsent deliveries go again when their lease expires"),
+                    Some(Ok(())) => {}
+                },
+                _ = flush.tick() => ledger.flush(inner, take()).await?,
             }
         }
-        let outcomes = std::mem::take(&mut *outcomes.lock().expect("outcomes lock"));
-        let mut done = Sent::default();
-        let (mut sent, mut skipped, mut released, mut other) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (d, outcome) in outcomes {
-            match outcome {
-                Outcome::Sent => sent.push(d.id),
-                Outcome::Skipped => skipped.push(d.id),
-                Outcome::Released => released.push(d.id),
-                Outcome::Retry(reason) if d.attempts >= inner.retry.max_attempts => other.push((
-                    d.id,
-                    d.attempts,
-                    Outcome::Failed(format!("gave up after {} attempts: {reason}", d.attempts)),
-                )),
-                o => other.push((d.id, d.attempts, o)),
-            }
-        }
-        done.sent = sent.len();
-        done.skipped = skipped.len();
-        let (owner, retry) = (inner.owner.clone(), inner.retry.clone());
-        let suffix = inner.id_suffix.clone();
-        for (id, _, o) in &other {
-            match o {
-                Outcome::Failed(reason) => {
-                    done.failed += 1;
-                    tracing::warn!(delivery_id = id, %reason, "digest delivery failed");
-                }
-                _ => done.retrying += 1,
-            }
-        }
-        // One transaction records the batch; if it fails, the leases expire and the batch is
-        // sent again: at most this batch's sent messages go twice, nothing is lost.
+        Ok(ledger.finish(inner, take()).await?)
+    }
+
+    /// Retries that are due and deliveries whose single lease ran out first, then a range of
+    /// untried ones (nearly every delivery goes out that way). The lease is committed.
+    async fn claim(&self) -> Result<(Option<i64>, Vec<deliveries::ClaimedDelivery>), DbError> {
+        let inner = &self.inner;
+        let (owner, suffix) = (inner.instance.owner().to_owned(), inner.id_suffix.clone());
+        let (limit, lease) = (
+            inner.settings.batch_size.max(1),
+            chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
+        );
         db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();
-            match range {
-                // Untried rows are written for the first time: attempt and Message-ID too.
-                Some(_) => ranges::mark_sent(conn, &sent, now, &suffix)?,
-                None => deliveries::mark_sent(conn, &sent, now)?,
-            };
-            deliveries::mark_skipped(conn, &skipped)?;
-            for (id, attempts, outcome) in other {
-                match outcome {
-                    Outcome::Retry(reason) => deliveries::mark_retry(
-                        conn,
-                        id,
-                        attempts,
-                        now + backoff(&retry, attempts),
-                        &reason,
-                    )?,
-                    Outcome::Failed(reason) => {
-                        deliveries::mark_failed(conn, id, attempts, &reason)?
-                    }
-                    _ => {}
-                }
+            let claimed = deliveries::claim(conn, &owner, now, now + lease, limit, &suffix)?;
+            if !claimed.is_empty() {
+                return Ok((None, claimed));
             }
-            match range {
-                // Released deliveries of a range stay untried; the range goes to another
-                // instance at once.
-                Some(range) => ranges::close(conn, range, &owner, now, !released.is_empty())?,
-                None => {
-                    deliveries::release(conn, &owner, &released, now)?;
-                }
-            }
-            Ok::<_, DbError>(())
+            Ok(
+                match ranges::claim(conn, &owner, now, now + lease, limit, &suffix)? {
+                    Some(r) => (Some(r.range_id), r.deliveries),
+                    None => (None, Vec::new()),
+                },
+            )
         })
-        .await?;
-        Ok(done)
+        .await
     }
-}
-
-type Job = (deliveries::ClaimedDelivery, Arc<PreparedDigest>);
-type Recipients = HashMap<(i64, i64), deliveries::Recipient>;
-type Outcomes = Arc<Mutex<Vec<(deliveries::ClaimedDelivery, Outcome)>>>;
-
-/// The most messages, and about the most octets, one write carries to a relay that takes
-/// chunks: enough to spread a write's and a wakeup's cost over several messages, few enough
-/// that a connection's buffers stay small.
-const GROUP: usize = 8;
-const GROUP_BYTES: usize = 64 * 1024;
-
-/// The name of a delivery's file when mail goes to files: `digest-{digest}-{delivery}`.
-struct DeliveryName(i64, i64);
-
-impl std::fmt::Display for DeliveryName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "digest-{}-{}", self.0, self.1)
-    }
-}
-
-/// A delivery ready to go: its message built, its slot under the rate caps taken.
-struct Ready {
-    delivery: deliveries::ClaimedDelivery,
-    envelope: Envelope,
-    message: String,
-    /// When its slot under the rate caps comes, if later than when it was taken.
-    not_before: Option<tokio::time::Instant>,
-}
-
-/// One sending worker's share of a batch: the queue it takes deliveries from, and where it
-/// settles their outcomes.
-struct Feed {
-    engine: Arc<Inner>,
-    queue: Arc<Mutex<VecDeque<Job>>>,
-    by_key: Arc<Recipients>,
-    outcomes: Outcomes,
-    shutdown: watch::Receiver<bool>,
-    /// Buffers of messages already sent, to write the next copies into: a worker allocates a
-    /// few message buffers in all, not one per reader.
-    spares: Vec<String>,
-}
-
-impl Feed {
-    fn settle(&self, delivery: deliveries::ClaimedDelivery, outcome: Outcome) {
-        self.outcomes
-            .lock()
-            .expect("outcomes lock")
-            .push((delivery, outcome));
-    }
-
-    fn stopping(&self) -> bool {
-        *self.shutdown.borrow()
-    }
-
-    /// The next delivery that has a message to send; the others are settled on the way.
-    fn next_ready(&mut self) -> Option<Ready> {
-        loop {
-            let (delivery, prepared) = self.queue.lock().expect("queue lock").pop_front()?;
-            if self.stopping() {
-                self.settle(delivery, Outcome::Released);
-                continue;
-            }
-            let buf = self.spares.pop().unwrap_or_default();
-            match ready(&self.engine, &self.by_key, delivery, prepared, buf) {
-                Ok(r) => return Some(r),
-                Err((delivery, outcome)) => self.settle(delivery, outcome),
-            }
-        }
-    }
-
-    /// Settles a sent (or refused) message and keeps its buffer.
-    fn sent(&mut self, ready: Ready, sent: Result<(), SendError>) {
-        let outcome = outcome_of(sent, ready.delivery.id, &ready.envelope);
-        self.settle(ready.delivery, outcome);
-        self.spares.push(ready.message);
-    }
-}
-
-/// Sends deliveries from `queue` over one connection until it is empty: in groups when the
-/// relay takes chunks, else one by one. A message that must wait for its slot under the rate
-/// caps is never written ahead of its time, so the relay never waits on a throttle.
-async fn worker(
-    engine: Arc<Inner>,
-    queue: Arc<Mutex<VecDeque<Job>>>,
-    by_key: Arc<Recipients>,
-    outcomes: Outcomes,
-    shutdown: watch::Receiver<bool>,
-) {
-    // The connection first: a message's slot under the rate caps is taken when it is built,
-    // which must not happen while waiting for a connection another batch holds.
-    let transport = engine.transport.clone();
-    let mut session = transport.session().await;
-    let mut feed = Feed {
-        engine,
-        queue,
-        by_key,
-        outcomes,
-        shutdown,
-        spares: Vec::new(),
-    };
-    if session.takes_groups().await {
-        in_groups(&mut feed, &mut session).await;
-    } else {
-        one_by_one(&mut feed, &mut session).await;
-    }
-    session.finish().await;
-}
-
-/// Up to GROUP messages (and about GROUP_BYTES) in one write, one read for their replies. A
-/// message that must wait for its slot closes the group before it.
-async fn in_groups(feed: &mut Feed, session: &mut Session<'_>) {
-    let mut held: Option<Ready> = None;
-    loop {
-        let mut group: Vec<Ready> = Vec::with_capacity(GROUP);
-        let mut bytes = 0;
-        while group.len() < GROUP && bytes < GROUP_BYTES {
-            let Some(r) = held.take().or_else(|| feed.next_ready()) else {
-                break;
-            };
-            if let Some(at) = r.not_before {
-                if !group.is_empty() {
-                    held = Some(r);
-                    break;
-                }
-                tokio::time::sleep_until(at).await;
-            }
-            bytes += r.message.len();
-            group.push(r);
-        }
-        if group.is_empty() {
-            return;
-        }
-        if feed.stopping() {
-            for r in group {
-                feed.settle(r.delivery, Outcome::Released);
-            }
-            continue;
-        }
-        let names: Vec<DeliveryName> = group
-            .iter()
-            .map(|r| DeliveryName(r.delivery.digest_id, r.delivery.id))
-            .collect();
-        let mut outgoing: Vec<Outgoing<'_>> = group
-            .iter_mut()
-            .zip(&names)
-            .map(|(r, name)| Outgoing {
-                envelope: &r.envelope,
-                name,
-                body: &mut r.message,
-            })
-            .collect();
-        let sent = session.send_group(&mut outgoing).await;
-        drop(outgoing);
-        for (r, sent) in group.into_iter().zip(sent) {
-            feed.sent(r, sent);
-        }
-    }
-}
-
-/// One message per write: each is built before the previous one is sent, so the relay is told
-/// about it in the same write (unless it must wait for its slot).
-async fn one_by_one(feed: &mut Feed, session: &mut Session<'_>) {
-    let mut next = feed.next_ready();
-    while let Some(mut this) = next.take() {
-        if feed.stopping() {
-            feed.settle(this.delivery, Outcome::Released);
-            next = feed.next_ready();
-            continue;
-        }
-        if let Some(at) = this.not_before {
-            tokio::time::sleep_until(at).await;
-        }
-        next = feed.next_ready();
-        let announce = next
-            .as_ref()
-            .filter(|n| n.not_before.is_none())
-            .map(|n| &n.envelope);
-        let name = DeliveryName(this.delivery.digest_id, this.delivery.id);
-        let sent = session
-            .send(&this.envelope, &name, &mut this.message, announce)
-            .await;
-        feed.sent(this, sent);
-    }
-}
-
-/// What a send's result means for the delivery.
-fn outcome_of(sent: Result<(), SendError>, delivery_id: i64, envelope: &Envelope) -> Outcome {
-    match sent {
-        Ok(()) => Outcome::Sent,
-        Err(SendError::Temporary(reason)) => {
-            tracing::info!(delivery_id, to = %mask_email(envelope.recipient.as_ref()), %reason, "digest delivery will be retried");
-            Outcome::Retry(reason)
-        }
-        Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
-    }
-}
-
-/// Builds a delivery's message for its recipient and takes its slot under the rate caps; or
-/// settles it at once (the reader left the list, the message could not be built).
-fn ready(
-    inner: &Inner,
-    by_key: &Recipients,
-    delivery: deliveries::ClaimedDelivery,
-    prepared: Arc<PreparedDigest>,
-    buf: String,
-) -> Result<Ready, (deliveries::ClaimedDelivery, Outcome)> {
-    let Some(to) = by_key.get(&(delivery.subscriber_id, prepared.list_id)) else {
-        return Err((delivery, Outcome::Skipped));
-    };
-    // Parsed once here: the worker announces it with the message before and sends it next.
-    let envelope = match Envelope::new(prepared.sender.address(), &to.email) {
-        Ok(envelope) => envelope,
-        Err(SendError::Permanent(reason) | SendError::Temporary(reason)) => {
-            return Err((delivery, Outcome::Failed(reason)))
-        }
-    };
-    let view = RecipientView {
-        subscriber_id: to.subscriber_id,
-        // The envelope's form (domain in A-labels) also goes in `To:`.
-        email: envelope.recipient.as_ref(),
-        name: to.name.as_deref(),
-        message_id: delivery.message_id.as_deref(),
-    };
-    let mail = match prepared.compose_in(&inner.templates, &inner.links, &view, buf) {
-        Ok(mail) => mail,
-        Err(e) => {
-            let reason = format!("could not build the message: {e}");
-            return Err((delivery, Outcome::Failed(reason)));
-        }
-    };
-    let domain = to.email.rsplit('@').next().unwrap_or_default();
-    Ok(Ready {
-        not_before: inner.throttle.reserve(domain),
-        envelope,
-        message: mail.content,
-        delivery,
-    })
 }

@@ -9,10 +9,12 @@ use chrono::Utc;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use super::heartbeat::Instance;
+use super::outcome::{backoff, Outcome};
 use crate::config::WorkerSettings;
 use crate::db::{self, outbox, DbError, Pool};
 use crate::domain::mask_email;
-use crate::mail::{SendError, Transport};
+use crate::mail::Transport;
 
 /// What one pass over the due mail did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -38,47 +40,35 @@ struct Inner {
     pool: Pool,
     transport: Arc<Transport>,
     settings: WorkerSettings,
-    owner: String,
+    instance: Instance,
     wake: Arc<Notify>,
-}
-
-enum Outcome {
-    Sent,
-    Retry(String),
-    Failed(String),
-    /// Shutdown came before this message was started: give the lease back.
-    Released,
 }
 
 impl OutboxWorker {
     /// `wake` is notified by requests that just recorded mail, so it leaves at once.
     pub fn new(
         pool: Pool,
+        instance: Instance,
         transport: Arc<Transport>,
         settings: WorkerSettings,
         wake: Arc<Notify>,
     ) -> Self {
-        let owner = format!(
-            "{}-{}",
-            std::process::id(),
-            hex::encode(rand::random::<[u8; 4]>())
-        );
         Self {
             inner: Arc::new(Inner {
                 pool,
                 transport,
                 settings,
-                owner,
+                instance,
                 wake,
             }),
         }
     }
 
     /// Runs until `shutdown` turns true; in-flight messages are finished, unstarted ones
-    /// released.
+    /// released. The instance's heartbeat (run beside it) keeps its leases.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.inner.settings.poll_interval_ms.max(10));
-        tracing::info!(owner = %self.inner.owner, "outbox worker started");
+        tracing::info!(owner = %self.inner.instance.owner(), "outbox worker started");
         while !*shutdown.borrow() {
             let busy = match self.pass(&shutdown).await {
                 Ok(done) => done.total() > 0,
@@ -99,26 +89,32 @@ impl OutboxWorker {
         tracing::info!("outbox worker stopped");
     }
 
-    /// Sends everything that is due now, then returns (for tests and one-shot CLI runs).
+    /// Sends everything that is due now, then returns (for tests and one-shot CLI runs),
+    /// renewing its leases meanwhile.
     pub async fn drain(&self) -> Result<Drained, DbError> {
+        let beating = self.inner.instance.keep_alive(false);
         let (_tx, never) = watch::channel(false);
         let mut total = Drained::default();
-        loop {
-            let done = self.pass(&never).await?;
-            if done.total() == 0 {
-                return Ok(total);
+        let drained = loop {
+            match self.pass(&never).await {
+                Ok(done) if done.total() == 0 => break Ok(total),
+                Ok(done) => {
+                    total.sent += done.sent;
+                    total.retrying += done.retrying;
+                    total.failed += done.failed;
+                }
+                Err(e) => break Err(e),
             }
-            total.sent += done.sent;
-            total.retrying += done.retrying;
-            total.failed += done.failed;
-        }
+        };
+        beating.stop().await;
+        drained
     }
 
     /// Claims one batch and delivers it.
     async fn pass(&self, shutdown: &watch::Receiver<bool>) -> Result<Drained, DbError> {
         let inner = &self.inner;
         let (owner, limit, lease) = (
-            inner.owner.clone(),
+            inner.instance.owner().to_owned(),
             inner.settings.batch_size.max(1),
             chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
         );
@@ -158,12 +154,7 @@ impl OutboxWorker {
             let settings = &inner.settings;
             let (id, attempts) = (mail.id, mail.attempts);
             let to = mask_email(&mail.recipient);
-            let outcome = match outcome {
-                Outcome::Retry(reason) if attempts >= settings.max_attempts => {
-                    Outcome::Failed(format!("gave up after {attempts} attempts: {reason}"))
-                }
-                other => other,
-            };
+            let outcome = outcome.give_up_after(attempts, settings);
             let delay = backoff(settings, attempts);
             match &outcome {
                 Outcome::Sent => done.sent += 1,
@@ -175,7 +166,7 @@ impl OutboxWorker {
                     done.retrying += 1;
                     tracing::info!(outbox_id = id, %to, %reason, retry_in_ms = delay.num_milliseconds(), "mail will be retried");
                 }
-                Outcome::Released => {
+                Outcome::Released | Outcome::Skipped => {
                     released.push(id);
                     continue;
                 }
@@ -184,7 +175,7 @@ impl OutboxWorker {
         }
         // One transaction records the whole batch. Should it fail, the leases expire and the
         // batch is sent again: at most one batch of duplicates, nothing lost.
-        let owner = inner.owner.clone();
+        let owner = inner.instance.owner().to_owned();
         db::write(&inner.pool, move |conn| {
             for (id, attempts, outcome, delay) in outcomes {
                 record(conn, id, attempts, outcome, delay)?;
@@ -214,7 +205,7 @@ fn record(
         Outcome::Retry(reason) => {
             outbox::mark_retry(conn, id, attempts, now + retry_delay, &reason)
         }
-        Outcome::Released => Ok(()),
+        Outcome::Released | Outcome::Skipped => Ok(()),
     }
 }
 
@@ -226,47 +217,12 @@ async fn deliver(inner: &Inner, mail: &outbox::Claimed) -> Outcome {
         return Outcome::Failed("the stored message is not UTF-8".into());
     };
     let name = format!("{:08}", mail.id);
-    match inner
+    let sent = inner
         .transport
         .send(&mail.sender, &mail.recipient, &name, body)
-        .await
-    {
-        Ok(()) => {
-            tracing::debug!(outbox_id = mail.id, message_id = %mail.message_id, "mail sent");
-            Outcome::Sent
-        }
-        Err(SendError::Temporary(reason)) => Outcome::Retry(reason),
-        Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
+        .await;
+    if sent.is_ok() {
+        tracing::debug!(outbox_id = mail.id, message_id = %mail.message_id, "mail sent");
     }
-}
-
-/// `retry_base * 2^(attempts-1)`, capped at `retry_max`.
-pub(crate) fn backoff(settings: &WorkerSettings, attempts: i32) -> chrono::Duration {
-    let exp = u32::try_from(attempts.saturating_sub(1))
-        .unwrap_or(0)
-        .min(30);
-    let ms = settings
-        .retry_base_ms
-        .saturating_mul(1i64 << exp)
-        .min(settings.retry_max_ms);
-    chrono::Duration::milliseconds(ms.max(0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let s = WorkerSettings {
-            retry_base_ms: 1000,
-            retry_max_ms: 5000,
-            ..WorkerSettings::default()
-        };
-        let ms = |a| backoff(&s, a).num_milliseconds();
-        assert_eq!(
-            (ms(1), ms(2), ms(3), ms(4), ms(40)),
-            (1000, 2000, 4000, 5000, 5000)
-        );
-    }
+    Outcome::of(sent)
 }

@@ -187,7 +187,8 @@ pub async fn status(
 ) -> Result<(digests::Digest, digests::Progress), UseCaseError> {
     db::run(pool, move |conn| {
         let digest = digests::by_id(conn, id)?.ok_or(UseCaseError::UnknownDigest)?;
-        Ok((digest, digests::progress(conn, id, Utc::now().naive_utc())?))
+        let progress = digests::progress(conn, &digest, Utc::now().naive_utc())?;
+        Ok((digest, progress))
     })
     .await
 }

@@ -202,6 +202,7 @@ async fn the_audience_is_frozen_at_send_time_and_leavers_and_blocked_readers_are
     assert!(!got.contains(&"lettore1@example.org".to_owned()));
     let p = digests::status(&app.state.pool, id).await.unwrap().1;
     assert_eq!((p.sent, p.skipped, p.total()), (2, 2, 4));
+    app.assert_counts_match_rows(id).await;
 }
 
 #[tokio::test]
@@ -230,6 +231,7 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
         "sent",
         "finished, with failures"
     );
+    app.assert_counts_match_rows(id).await;
 
     app.smtp.set_mode(SmtpMode::TempFail);
     assert!(!engine_has_work(&app).await, "a sent digest is no work");
@@ -253,6 +255,7 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
     let p = digests::status(&app.state.pool, id).await.unwrap().1;
     assert_eq!((p.sent, p.failed), (2, 0));
     assert_eq!(app.smtp.received().len(), 2);
+    app.assert_counts_match_rows(id).await;
 }
 
 #[tokio::test]
@@ -279,9 +282,9 @@ async fn an_engine_stopped_mid_send_hands_its_untried_deliveries_on_at_once() {
         .await;
     let progress = digests::status(&app.state.pool, id).await.unwrap().1;
     assert_eq!(
-        (progress.queued, progress.sending),
+        (progress.queued, progress.sending + progress.sent),
         (0, 20),
-        "the batch is in flight until its outcomes are recorded"
+        "the batch is in flight or recorded as sent"
     );
     stop.send(true).unwrap();
     running.await.unwrap();
@@ -503,7 +506,7 @@ async fn a_stalled_instance_leaves_a_range_taken_over_from_it_to_its_new_owner()
         assert_eq!(ids(&b), ids(&a), "with its deliveries, all still untried");
 
         // A wakes up: it had sent the first, was stopped before the second, and hands back.
-        ranges::mark_sent(c, &ids(&a)[..1], later, suffix)?;
+        ranges::mark_sent(c, a.deliveries[0].digest_id, &ids(&a)[..1], later, suffix)?;
         ranges::close(c, a.range_id, "a", later, true)?;
         let range: (String, chrono::NaiveDateTime) = r::table
             .find(a.range_id)
@@ -522,7 +525,7 @@ async fn a_stalled_instance_leaves_a_range_taken_over_from_it_to_its_new_owner()
         assert!(ids(&third).iter().all(|id| !ids(&a).contains(id)));
 
         // B records both (the first went twice: it was in flight when A's lease ran out).
-        ranges::mark_sent(c, &ids(&b), later, suffix)?;
+        ranges::mark_sent(c, b.deliveries[0].digest_id, &ids(&b), later, suffix)?;
         ranges::close(c, b.range_id, "b", later, false)?;
         let left: i64 = r::table.find(b.range_id).count().get_result(c)?;
         assert_eq!(left, 0, "B forgets its range once nothing in it is untried");
@@ -549,7 +552,7 @@ async fn a_retry_handed_back_unsent_is_due_again_and_goes_out() {
         // One delivery sent; the other failed for a moment and waits for its retry, due now.
         let range = ranges::claim(c, "a", now, lease, 10, suffix)?.expect("the two");
         let (first, second) = (range.deliveries[0].id, range.deliveries[1].id);
-        ranges::mark_sent(c, &[first], now, suffix)?;
+        ranges::mark_sent(c, id, &[first], now, suffix)?;
         deliveries::mark_retry(c, second, 1, now, "451 try later")?;
         ranges::close(c, range.range_id, "a", now, false)?;
         // Leased on its own, then handed back without being sent.
@@ -568,4 +571,27 @@ async fn a_retry_handed_back_unsent_is_due_again_and_goes_out() {
         rows[1].attempts, 2,
         "the handed-back attempt is not counted"
     );
+}
+
+/// A reader erased while a digest is out leaves no delivery behind: it counts as skipped, and
+/// the digest's progress still adds up to its audience.
+#[tokio::test]
+async fn a_reader_erased_mid_send_counts_as_skipped_and_the_digest_finishes() {
+    let app = spawn_app_without_workers().await;
+    let ids = app.seed_confirmed("newsletter", 3).await;
+    app.add_article("Notizia", "https://www.example.org/n")
+        .await;
+    let id = app.start_digest("newsletter", "Oggi").await;
+    let erased = ids[1];
+    assert!(iscriviti::subscriptions::erase(&app.state, erased)
+        .await
+        .unwrap());
+    app.engine.drain().await.unwrap();
+    let (digest, p) = digests::status(&app.state.pool, id).await.unwrap();
+    assert_eq!(digest.status, "sent");
+    assert_eq!(
+        (p.sent, p.skipped, p.queued, p.sending, p.total()),
+        (2, 1, 0, 0, 3)
+    );
+    assert_eq!(app.smtp.received().len(), 2);
 }

@@ -151,6 +151,40 @@ impl TestApp {
         .n
     }
 
+    /// How many rows of `table` match `condition` (SQL).
+    pub async fn count_where(&self, table: &'static str, condition: &'static str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        self.db(move |c| {
+            diesel::sql_query(format!(
+                "SELECT COUNT(*) AS n FROM {table} WHERE {condition}"
+            ))
+            .get_result::<N>(c)
+        })
+        .await
+        .n
+    }
+
+    /// Checks a digest's counts (what progress is read from) against its delivery rows.
+    pub async fn assert_counts_match_rows(&self, digest_id: i64) {
+        let rows = self
+            .db(move |c| db::deliveries::of_digest(c, digest_id))
+            .await;
+        let count = |s: &str| rows.iter().filter(|r| r.status == s).count() as i64;
+        let p = iscriviti::digests::status(&self.state.pool, digest_id)
+            .await
+            .unwrap()
+            .1;
+        assert_eq!(
+            (p.sent, p.failed, p.skipped),
+            (count("sent"), count("failed"), count("skipped")),
+            "counts against rows: {rows:?}"
+        );
+    }
+
     /// The one subscription status of `email` on `list`.
     pub async fn status_of(&self, email: &'static str, list: &'static str) -> Option<String> {
         self.db(move |c| {
