@@ -10,6 +10,10 @@
 //!   READERS=1000000 ROUNDS=1 cargo bench --bench send
 //!   CONNECTIONS=16 BATCH=1000 cargo bench --bench send   # engine settings
 //!   DKIM_KEY=tests/fixtures/dkim-ed25519.pem cargo bench --bench send   # with DKIM signing
+//!   WAIT=1 cargo bench --bench send   # `digest send --wait` beside the server (its CPU counted)
+//!
+//! After each send it also times `iscriviti digest status` (the query `--wait` polls), median
+//! of five runs of the whole command.
 
 mod common;
 
@@ -108,19 +112,42 @@ async fn main() {
         // The command that starts the send also freezes its audience: one delivery row per
         // reader, written by that process (and, on PostgreSQL, the server).
         let cli_cpu_before = children_cpu_seconds();
-        run(&db, &["digest", "send", &id]);
-        let cli_cpu = children_cpu_seconds() - cli_cpu_before;
+        let waiting = if env_or("WAIT", 0) == 1 {
+            // Runs until the digest is sent, beside the server: its CPU is counted when it
+            // has been waited for, below.
+            let child = common::iscriviti(&db, sink.port, &[], &["digest", "send", &id, "--wait"])
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            Some(child)
+        } else {
+            run(&db, &["digest", "send", &id]);
+            None
+        };
         let deadline = Instant::now() + Duration::from_secs(1800);
         while sink.received() < readers as u64 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let elapsed = started.elapsed().as_secs_f64();
+        if let Some(mut child) = waiting {
+            child.wait().unwrap();
+        }
+        let cli_cpu = children_cpu_seconds() - cli_cpu_before;
         let cpu = cpu_seconds(pid) - cpu_before;
         let sink_cpu = cpu_seconds(std::process::id()) - sink_cpu_before;
         let db_cpu = cpu_seconds_of_all("postgres") - db_cpu_before;
         let rss = peak_rss_mib(pid);
         server.kill().ok();
         server.wait().ok();
+        let status_ms = median(
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    run(&db, &["digest", "status", &id]);
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect(),
+        );
         assert_eq!(
             sink.received(),
             readers as u64,
@@ -130,7 +157,7 @@ async fn main() {
         let per = |seconds: f64| seconds / readers as f64 * 1e6;
         let (cpu_per, cli_per) = (per(cpu), per(cli_cpu));
         println!(
-            "round {round} ({backend}): {readers} messages in {elapsed:.2} s = {rate:.0} msgs/s; CPU per message: service {cpu_per:.1} µs + `digest send` {cli_per:.1} µs = {:.1} µs (sink: {:.1} µs, PostgreSQL server: {:.1} µs); peak RSS {rss:.1} MiB",
+            "round {round} ({backend}): {readers} messages in {elapsed:.2} s = {rate:.0} msgs/s; CPU per message: service {cpu_per:.1} µs + `digest send` {cli_per:.1} µs = {:.1} µs (sink: {:.1} µs, PostgreSQL server: {:.1} µs); peak RSS {rss:.1} MiB; `digest status` {status_ms:.0} ms",
             cpu_per + cli_per,
             per(sink_cpu),
             per(db_cpu),

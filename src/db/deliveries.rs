@@ -143,6 +143,8 @@ pub fn recipients(conn: &mut DbConnection, subscriber_ids: &[i64]) -> QueryResul
 // Every outcome below is added to its digest's counts (`digests::add_counts`), which progress
 // is read from. Only rows still waiting for an outcome change and count: an outcome recorded
 // twice (by an instance that stalled past its lease, and by the one that took over) counts once.
+// The rows are found by primary key: `digest_id + 0` keeps the database from preferring the
+// (digest, subscriber) index, which would visit every delivery of the digest per batch.
 
 /// Records deliveries of `digest_id` not made because the reader left (or was blocked) after
 /// the start; returns how many were still waiting for an outcome.
@@ -152,7 +154,7 @@ pub fn mark_skipped(conn: &mut DbConnection, digest_id: i64, ids: &[i64]) -> Que
     }
     let open = deliveries::table
         .filter(in_ids(deliveries::id, ids))
-        .filter(deliveries::digest_id.eq(digest_id))
+        .filter((deliveries::digest_id + 0i64).eq(digest_id))
         .filter(deliveries::status.eq_any(["queued", "sending"]));
     let n = diesel::update(open)
         .set((
@@ -186,7 +188,7 @@ pub fn mark_sent(
     }
     let leased = deliveries::table
         .filter(in_ids(deliveries::id, ids))
-        .filter(deliveries::digest_id.eq(digest_id))
+        .filter((deliveries::digest_id + 0i64).eq(digest_id))
         .filter(deliveries::status.eq("sending"));
     let n = diesel::update(leased)
         .set((

@@ -247,7 +247,7 @@ pub fn mark_sent(
     .sql(")");
     let untried = deliveries::table
         .filter(in_ids(deliveries::id, ids))
-        .filter(deliveries::digest_id.eq(digest_id))
+        .filter((deliveries::digest_id + 0i64).eq(digest_id))
         .filter(deliveries::status.eq("queued"))
         .filter(deliveries::attempts.eq(0));
     let n = diesel::update(untried)
