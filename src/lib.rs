@@ -19,6 +19,7 @@
 //! `delivery::OutboxWorker` leases due rows (the lease is committed first), sends each over
 //! `mail::Transport` with no transaction open, and records sent / retry with back-off / failed.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio::sync::{watch, Notify};
 
+use crate::app::AppContext;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::delivery::{DigestEngine, Instance, OutboxWorker};
@@ -18,29 +19,12 @@ use crate::feeds::FeedPoller;
 use crate::links::Links;
 use crate::mail::{MailOptions, Transport};
 use crate::ratelimit::IpRateLimiter;
-use crate::routes::{self, public};
+use crate::routes::{self, public, AppState};
 use crate::subscriptions;
 use crate::templates::Templates;
 
 /// Request bodies larger than this are refused with 413: a signup is a few hundred bytes.
 const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// The context every handler and use case gets.
-pub struct AppState {
-    pub pool: Pool,
-    pub templates: Arc<Templates>,
-    pub links: Links,
-    pub settings: Arc<Settings>,
-    /// Wakes the outbox worker when a request has just recorded mail.
-    pub outbox_wake: Arc<Notify>,
-    pub ip_limiter: IpRateLimiter,
-    /// Log confirmation links (only with the local-files transport, where no mail leaves).
-    pub log_links: bool,
-    /// DKIM and List-Unsubscribe options for every message.
-    pub mail: MailOptions,
-    /// A short-lived copy of the public lists, read by every signup.
-    pub public_lists: Arc<subscriptions::PublicLists>,
-}
 
 /// A bound, not yet running service.
 pub struct Application {
@@ -70,34 +54,18 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
-/// Everything the service needs besides the HTTP server: used by `serve` and by the commands
-/// that render or send mail.
-pub struct Services {
-    pub state: AppState,
-    pub instance: Instance,
-    pub worker: OutboxWorker,
-    pub engine: DigestEngine,
-}
-
-impl Services {
-    /// Opens the database (migrating it), loads templates, reads the shared link key and
-    /// prepares both transports: transactional mail and digests use separate connections so a
-    /// running digest never delays a confirmation.
-    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let templates = Arc::new(Templates::load().context("loading templates")?);
-        if let Some(token) = &settings.api_token {
-            anyhow::ensure!(
-                token.expose().trim().len() >= 24,
-                "api_token must be at least 24 characters (e.g. `openssl rand -hex 24`)"
-            );
-        }
-        // Before the database: a bad DKIM key stops the start at once.
-        let mail = MailOptions::from_settings(&settings.mail)?;
-        let default_from = Sender::parse(&settings.mail.from)
-            .map_err(|e| anyhow::anyhow!("mail.from {:?}: {e}", settings.mail.from))?;
-        let pool = open_database(settings).await?;
-        let seed = settings.seed_default_list;
-        let link_key = db::run(&pool, move |conn| {
+/// The context use cases take: opens the database (migrating it), loads templates, reads the
+/// shared link key, and on a database without lists creates the default one.
+pub async fn context(settings: &Settings) -> anyhow::Result<AppContext> {
+    let templates = Arc::new(Templates::load().context("loading templates")?);
+    // Before the database: a bad DKIM key stops the start at once.
+    let mail = MailOptions::from_settings(&settings.mail)?;
+    let default_from = Sender::parse(&settings.mail.from)
+        .map_err(|e| anyhow::anyhow!("mail.from {:?}: {e}", settings.mail.from))?;
+    let pool = open_database(settings).await?;
+    let seed = settings.seed_default_list;
+    let link_key =
+        db::run(&pool, move |conn| {
             if seed && subscriptions::seed_default_list(conn, &default_from)? {
                 tracing::info!("created the default public list `newsletter`");
             }
@@ -107,73 +75,84 @@ impl Services {
             Ok::<_, anyhow::Error>(key)
         })
         .await?;
-        let links = Links::new(
-            settings.base_url.clone(),
-            hex::decode(link_key).context("stored link key")?,
-        );
-        let transport = Arc::new(Transport::from_settings(
-            &settings.mail,
-            settings.mail.connections,
-        ));
-        let digest_transport = Arc::new(Transport::from_settings(
-            &settings.mail,
-            settings.delivery.connections,
-        ));
-        let outbox_wake = Arc::new(Notify::new());
-        let instance = Instance::new(pool.clone(), &settings.worker, &settings.delivery);
-        let worker = OutboxWorker::new(
-            pool.clone(),
-            instance.clone(),
-            transport.clone(),
-            settings.worker.clone(),
-            outbox_wake.clone(),
-        );
-        let engine = DigestEngine::new(
-            pool.clone(),
-            instance.clone(),
-            digest_transport,
-            templates.clone(),
-            links.clone(),
-            mail.clone(),
-            settings.delivery.clone(),
-            settings.worker.clone(),
-        );
-        let state = AppState {
-            pool,
-            templates,
-            links,
-            ip_limiter: IpRateLimiter::new(settings.signup.per_ip_per_minute),
-            log_links: transport.is_local_files(),
-            mail,
-            public_lists: Arc::default(),
-            outbox_wake,
-            settings: Arc::new(settings.clone()),
-        };
-        Ok(Self {
-            state,
-            instance,
-            worker,
-            engine,
-        })
-    }
+    let links = Links::new(
+        settings.base_url.clone(),
+        hex::decode(link_key).context("stored link key")?,
+    );
+    Ok(AppContext {
+        pool,
+        templates,
+        links,
+        mail,
+        log_links: settings.mail.smtp_url.is_none(),
+        public_lists: Arc::default(),
+        outbox_wake: Arc::new(Notify::new()),
+        settings: Arc::new(settings.clone()),
+    })
+}
+
+/// The outbox worker, with the transactional mail's own SMTP connections.
+pub fn outbox_worker(ctx: &AppContext, instance: &Instance) -> OutboxWorker {
+    let settings = &ctx.settings;
+    let transport = Transport::from_settings(&settings.mail, settings.mail.connections);
+    OutboxWorker::new(
+        ctx.pool.clone(),
+        instance.clone(),
+        Arc::new(transport),
+        settings.worker.clone(),
+        ctx.outbox_wake.clone(),
+    )
+}
+
+/// The digest engine, with the digests' own SMTP connections: a running digest never delays
+/// a confirmation.
+pub fn digest_engine(ctx: &AppContext, instance: &Instance) -> DigestEngine {
+    let settings = &ctx.settings;
+    let transport = Transport::from_settings(&settings.mail, settings.delivery.connections);
+    DigestEngine::new(
+        ctx.pool.clone(),
+        instance.clone(),
+        Arc::new(transport),
+        ctx.templates.clone(),
+        ctx.links.clone(),
+        ctx.mail.clone(),
+        settings.delivery.clone(),
+        settings.worker.clone(),
+    )
+}
+
+/// This process as the owner of leases.
+pub fn instance(ctx: &AppContext) -> Instance {
+    Instance::new(
+        ctx.pool.clone(),
+        &ctx.settings.worker,
+        &ctx.settings.delivery,
+    )
 }
 
 impl Application {
     /// Prepares everything and binds `settings.bind`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let Services {
-            state,
-            instance,
-            worker,
-            engine,
-        } = Services::build(&settings).await?;
+        if let Some(token) = &settings.api_token {
+            anyhow::ensure!(
+                token.expose().trim().len() >= 24,
+                "api_token must be at least 24 characters (e.g. `openssl rand -hex 24`)"
+            );
+        }
+        let ctx = context(&settings).await?;
+        let instance = instance(&ctx);
+        let worker = outbox_worker(&ctx, &instance);
+        let engine = digest_engine(&ctx, &instance);
         let poller = FeedPoller::new(
-            state.pool.clone(),
+            ctx.pool.clone(),
             &settings.feeds,
             settings.base_url.as_str(),
         )
         .context("preparing the feed poller")?;
-        let state = web::Data::new(state);
+        let state = web::Data::new(AppState {
+            ctx,
+            ip_limiter: IpRateLimiter::new(settings.signup.per_ip_per_minute),
+        });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use clap::{Args, Subcommand};
 
+use crate::app::AppContext;
 use crate::config::Settings;
 use crate::db::{self, articles};
 use crate::digests::{self, Added, Control};
 use crate::domain::{ArticleDraft, ArticleFields, ListSlug, SubscriberEmail};
-use crate::startup::Services;
+use crate::startup::{self, open_database};
 
 #[derive(Debug, Subcommand)]
 pub enum ArticleCommand {
@@ -112,7 +113,7 @@ fn parse_time(s: &str) -> anyhow::Result<NaiveDateTime> {
 }
 
 pub async fn article(settings: &Settings, cmd: ArticleCommand) -> anyhow::Result<()> {
-    let pool = crate::startup::open_database(settings).await?;
+    let pool = open_database(settings).await?;
     match cmd {
         ArticleCommand::Add(a) => {
             let published = a
@@ -162,9 +163,25 @@ pub async fn article(settings: &Settings, cmd: ArticleCommand) -> anyhow::Result
     Ok(())
 }
 
+/// Each command builds only what it needs: most take the database alone; preview renders
+/// (templates, links), test also sends, and `send --wait` may run a digest engine.
 pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<()> {
-    let services = Services::build(settings).await?;
-    let pool = &services.state.pool;
+    let needs_context = matches!(
+        cmd,
+        DigestCommand::Preview { .. }
+            | DigestCommand::Test { .. }
+            | DigestCommand::Send { wait: true, .. }
+    );
+    let ctx = match needs_context {
+        true => Some(startup::context(settings).await?),
+        false => None,
+    };
+    let pool = match &ctx {
+        Some(ctx) => ctx.pool.clone(),
+        None => open_database(settings).await?,
+    };
+    let pool = &pool;
+    let ctx = || ctx.as_ref().expect("built for this command");
     match cmd {
         DigestCommand::Create {
             list,
@@ -176,7 +193,7 @@ pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<(
             println!("{}", d.id);
         }
         DigestCommand::Preview { id, text } => {
-            let (subject, plain, html) = digests::preview(&services.state, id).await?;
+            let (subject, plain, html) = digests::preview(ctx(), id).await?;
             if text {
                 println!("Subject: {subject}\n\n{plain}");
             } else {
@@ -184,8 +201,9 @@ pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<(
             }
         }
         DigestCommand::Test { id, to } => {
-            digests::send_test(&services.state, id, SubscriberEmail::parse(&to)?).await?;
-            let sent = services.worker.drain().await?;
+            digests::send_test(ctx(), id, SubscriberEmail::parse(&to)?).await?;
+            let worker = startup::outbox_worker(ctx(), &startup::instance(ctx()));
+            let sent = worker.drain().await?;
             println!(
                 "test sent to {to} ({} delivered, {} to retry)",
                 sent.sent, sent.retrying
@@ -203,7 +221,7 @@ pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<(
                 }
             }
             if wait {
-                watch(&services, id).await?;
+                watch(ctx(), id).await?;
             }
         }
         DigestCommand::Status { id } => {
@@ -228,20 +246,22 @@ pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<(
 /// with a running engine is seen (checked at every poll): beside a running `serve` it only
 /// watches, since a second engine on the same database (on SQLite, the same write lock)
 /// costs more CPU per message than it adds.
-async fn watch(services: &Services, id: i64) -> anyhow::Result<()> {
+async fn watch(ctx: &AppContext, id: i64) -> anyhow::Result<()> {
+    let instance = startup::instance(ctx);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut delivering = None;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last_print = Instant::now() - Duration::from_secs(10);
     let result = loop {
-        if delivering.is_none() && !services.instance.engine_elsewhere().await? {
+        if delivering.is_none() && !instance.engine_elsewhere().await? {
             eprintln!("no instance is delivering digests: delivering from this command");
-            let beating = services.instance.keep_alive(true);
-            let engine = tokio::spawn(services.engine.clone().run(stop_rx.clone()));
+            let beating = instance.keep_alive(true);
+            let engine = startup::digest_engine(ctx, &instance);
+            let engine = tokio::spawn(engine.run(stop_rx.clone()));
             delivering = Some((beating, engine));
         }
-        let (d, p) = digests::status(&services.state.pool, id).await?;
+        let (d, p) = digests::status(&ctx.pool, id).await?;
         let done = p.sent + p.failed + p.skipped;
         let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
         let left = (p.total() - done).max(0);

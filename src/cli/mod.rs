@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::digests;
 use crate::domain::{parse_time_zone, Cadence, Lang, ListSlug, Sender, SubscriptionStatus};
-use crate::startup::{open_database, Application, Services};
+use crate::startup::{self, open_database, Application};
 use crate::subscriptions::{self, ListInput};
 use crate::telemetry;
 
@@ -327,14 +327,15 @@ async fn subscriber_ls(
 /// `subscriber remind`: queues the mails, then helps the outbox deliver them.
 async fn remind(settings: &Settings, list: &str) -> anyhow::Result<()> {
     let slug = ListSlug::parse(list)?;
-    let services = Services::build(settings).await?;
-    let done = match subscriptions::remind_pending(&services.state, slug).await {
-        Err(subscriptions::UseCaseError::UnknownList) => {
+    let ctx = startup::context(settings).await?;
+    let done = match subscriptions::remind_pending(&ctx, slug).await {
+        Err(crate::app::UseCaseError::UnknownList) => {
             anyhow::bail!("no list with the slug {list:?} (see `iscriviti list ls`)")
         }
         other => other?,
     };
-    let sent = services.worker.drain().await?;
+    let worker = startup::outbox_worker(&ctx, &startup::instance(&ctx));
+    let sent = worker.drain().await?;
     println!(
         "asked {} pending subscribers of {list} to confirm ({} delivered now, {} to retry); \
          skipped {} whose link is still valid and {} blocked",

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
-use super::digests::{add_counts, Counted};
+use super::counts::{add_counts, Counted};
 use super::ids::in_ids;
 use super::schema::{deliveries, subscribers, subscriptions};
 use super::DbConnection;

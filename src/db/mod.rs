@@ -12,6 +12,7 @@ mod lease;
 
 pub mod articles;
 pub mod bulk;
+pub mod counts;
 pub mod deliveries;
 pub mod digests;
 pub mod feeds;

@@ -47,6 +47,43 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
+/// A composed message to queue as transactional mail.
+#[derive(Debug)]
+pub struct Transactional<'a> {
+    /// What it is (`confirm`, `digest-test`...); also the key of rate limits.
+    pub kind: &'a str,
+    pub subscriber_id: Option<i64>,
+    pub sender: &'a str,
+    pub recipient: &'a str,
+    pub message_id: &'a str,
+    /// The whole RFC 5322 message.
+    pub body: &'a str,
+}
+
+/// Transactional mail goes before digests.
+pub const PRIORITY_TRANSACTIONAL: i32 = 0;
+
+/// Puts a composed message in the outbox, due now, ahead of any digest.
+pub fn queue_transactional(conn: &mut DbConnection, mail: &Transactional<'_>) -> QueryResult<()> {
+    let now = chrono::Utc::now().naive_utc();
+    insert(
+        conn,
+        &NewOutboxMail {
+            kind: mail.kind,
+            priority: PRIORITY_TRANSACTIONAL,
+            subscriber_id: mail.subscriber_id,
+            sender: mail.sender,
+            recipient: mail.recipient,
+            message_id: mail.message_id,
+            body: Some(mail.body.as_bytes()),
+            status: "queued",
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        },
+    )
+}
+
 /// Records a message to send.
 pub fn insert(conn: &mut DbConnection, mail: &NewOutboxMail<'_>) -> QueryResult<()> {
     diesel::insert_into(outbox::table)

@@ -259,11 +259,11 @@ pub fn mark_sent(
             deliveries::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
-    let sent = super::digests::Counted {
+    let sent = super::counts::Counted {
         sent: n as i64,
         ..Default::default()
     };
-    super::digests::add_counts(conn, digest_id, sent)?;
+    super::counts::add_counts(conn, digest_id, sent)?;
     Ok(n)
 }
 

@@ -136,11 +136,11 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         .select(deliveries::digest_id)
         .load(conn)?;
     for digest_id in unsent {
-        let skipped = super::digests::Counted {
+        let skipped = super::counts::Counted {
             skipped: 1,
             ..Default::default()
         };
-        super::digests::add_counts(conn, digest_id, skipped)?;
+        super::counts::add_counts(conn, digest_id, skipped)?;
     }
     diesel::delete(theirs).execute(conn)?;
     diesel::delete(subscribers::table.find(id)).execute(conn)

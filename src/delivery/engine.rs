@@ -14,59 +14,23 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::core::{Core, Sent};
 use super::heartbeat::Instance;
 use super::record::{Ledger, FLUSH_EVERY};
 use super::sending::{worker, Outcomes};
 use super::throttle::Throttle;
+use crate::app::UseCaseError;
 use crate::config::{DeliverySettings, WorkerSettings};
 use crate::db::{self, deliveries, digests, ranges, DbError, Pool};
 use crate::digests::{run_due_schedules, PreparedDigest};
 use crate::links::Links;
 use crate::mail::{MailOptions, Transport};
-use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
-
-/// Counts from one or more passes.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Sent {
-    pub sent: usize,
-    pub retrying: usize,
-    pub failed: usize,
-    pub skipped: usize,
-}
-
-impl Sent {
-    fn add(&mut self, o: Sent) {
-        self.sent += o.sent;
-        self.retrying += o.retrying;
-        self.failed += o.failed;
-        self.skipped += o.skipped;
-    }
-    fn total(&self) -> usize {
-        self.sent + self.retrying + self.failed + self.skipped
-    }
-}
 
 /// The engine of one instance; cheap to clone.
 #[derive(Clone)]
 pub struct DigestEngine {
-    inner: Arc<Inner>,
-}
-
-/// What the engine's passes, sending workers and ledger share.
-pub(super) struct Inner {
-    pub pool: Pool,
-    pub transport: Arc<Transport>,
-    pub templates: Arc<Templates>,
-    pub links: Links,
-    pub options: MailOptions,
-    pub settings: DeliverySettings,
-    pub retry: WorkerSettings,
-    pub throttle: Throttle,
-    pub instance: Instance,
-    /// `.{installation}@{host}>`: the tail of every delivery's Message-ID.
-    pub id_suffix: String,
-    prepared: Mutex<HashMap<i64, Arc<PreparedDigest>>>,
+    inner: Arc<Core>,
 }
 
 impl DigestEngine {
@@ -83,7 +47,7 @@ impl DigestEngine {
     ) -> Self {
         let id_suffix = format!(".{}@{}>", links.installation_tag(), links.host());
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Core {
                 throttle: Throttle::new(
                     settings.messages_per_second,
                     settings.per_domain_per_second,

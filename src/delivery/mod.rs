@@ -2,6 +2,7 @@
 //! and fan out; `sending`: the per-connection workers; `record`: outcomes), send-rate caps,
 //! and the heartbeat that keeps an instance's leases.
 
+mod core;
 mod engine;
 mod heartbeat;
 mod outcome;
@@ -10,7 +11,8 @@ mod sending;
 mod throttle;
 mod worker;
 
-pub use engine::{DigestEngine, Sent};
+pub use core::Sent;
+pub use engine::DigestEngine;
 pub use heartbeat::{Instance, KeepAlive};
 pub use outcome::{backoff, Outcome};
 pub use record::FLUSH_EVERY;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::engine::{Inner, Sent};
+use super::core::{Core, Sent};
 use super::outcome::{backoff, Outcome};
 use crate::db::{self, deliveries, ranges, DbConnection, DbError};
 
@@ -36,7 +36,7 @@ impl Ledger {
     /// Writes the outcomes known so far; the lease stays.
     pub async fn flush(
         &mut self,
-        inner: &Inner,
+        inner: &Core,
         outcomes: Vec<(deliveries::ClaimedDelivery, Outcome)>,
     ) -> Result<(), DbError> {
         let batch = self.tally(inner, outcomes);
@@ -55,7 +55,7 @@ impl Ledger {
     /// are due again at once.
     pub async fn finish(
         mut self,
-        inner: &Inner,
+        inner: &Core,
         outcomes: Vec<(deliveries::ClaimedDelivery, Outcome)>,
     ) -> Result<Sent, DbError> {
         let batch = self.tally(inner, outcomes);
@@ -82,7 +82,7 @@ impl Ledger {
     /// released deliveries for the last write.
     fn tally(
         &mut self,
-        inner: &Inner,
+        inner: &Core,
         outcomes: Vec<(deliveries::ClaimedDelivery, Outcome)>,
     ) -> Vec<(deliveries::ClaimedDelivery, Outcome)> {
         let mut batch = Vec::with_capacity(outcomes.len());

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use super::engine::Inner;
+use super::core::Core;
 use super::outcome::Outcome;
 use crate::db::deliveries::{ClaimedDelivery, Recipient};
 use crate::digests::{PreparedDigest, RecipientView};
@@ -49,7 +49,7 @@ struct Ready {
 /// One sending worker's share of a batch: the queue it takes deliveries from, and where it
 /// settles their outcomes.
 struct Feed {
-    engine: Arc<Inner>,
+    engine: Arc<Core>,
     queue: Arc<Mutex<VecDeque<Job>>>,
     by_key: Arc<Recipients>,
     outcomes: Outcomes,
@@ -101,7 +101,7 @@ impl Feed {
 /// relay takes chunks, else one by one. A message that must wait for its slot under the rate
 /// caps is never written ahead of its time, so the relay never waits on a throttle.
 pub(super) async fn worker(
-    engine: Arc<Inner>,
+    engine: Arc<Core>,
     queue: Arc<Mutex<VecDeque<Job>>>,
     by_key: Arc<Recipients>,
     outcomes: Outcomes,
@@ -207,7 +207,7 @@ async fn one_by_one(feed: &mut Feed, session: &mut Session<'_>) {
 /// Builds a delivery's message for its recipient and takes its slot under the rate caps; or
 /// settles it at once (the reader left the list, the message could not be built).
 fn ready(
-    inner: &Inner,
+    inner: &Core,
     by_key: &Recipients,
     delivery: ClaimedDelivery,
     prepared: Arc<PreparedDigest>,

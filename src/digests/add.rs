@@ -2,9 +2,9 @@
 
 use chrono::Utc;
 
+use crate::app::UseCaseError;
 use crate::db::{self, articles, lists, Pool};
 use crate::domain::{ArticleDraft, ListSlug};
-use crate::subscriptions::UseCaseError;
 
 /// Whether an article was stored or was already there (same GUID or link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

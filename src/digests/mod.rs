@@ -12,10 +12,9 @@ pub use schedule::{run_due_schedules, schedules, set_schedule, unset_schedule};
 
 use chrono::{NaiveDateTime, Utc};
 
-use crate::db::{self, articles, digests, lists, Pool};
+use crate::app::{AppContext, UseCaseError};
+use crate::db::{self, articles, digests, lists, outbox, Pool};
 use crate::domain::{ListSlug, SubscriberEmail};
-use crate::startup::AppState;
-use crate::subscriptions::{queue_transactional, UseCaseError};
 
 /// The most articles one digest carries.
 const MAX_ARTICLES: i64 = 50;
@@ -70,7 +69,10 @@ fn draft(
 }
 
 /// The digest as one reader would get it (a sample reader, links that go nowhere).
-pub async fn preview(state: &AppState, id: i64) -> Result<(String, String, String), UseCaseError> {
+pub async fn preview(
+    state: &AppContext,
+    id: i64,
+) -> Result<(String, String, String), UseCaseError> {
     let (templates, links) = (state.templates.clone(), state.links.clone());
     let options = state.mail.clone();
     db::run(&state.pool, move |conn| {
@@ -88,7 +90,11 @@ pub async fn preview(state: &AppState, id: i64) -> Result<(String, String, Strin
 }
 
 /// Sends one copy to `to` through the outbox, as transactional mail.
-pub async fn send_test(state: &AppState, id: i64, to: SubscriberEmail) -> Result<(), UseCaseError> {
+pub async fn send_test(
+    state: &AppContext,
+    id: i64,
+    to: SubscriberEmail,
+) -> Result<(), UseCaseError> {
     let (templates, links) = (state.templates.clone(), state.links.clone());
     let options = state.mail.clone();
     db::write(&state.pool, move |conn| {
@@ -100,13 +106,16 @@ pub async fn send_test(state: &AppState, id: i64, to: SubscriberEmail) -> Result
             message_id: None,
         };
         let mail = prepared.compose(&templates, &links, &view)?;
-        queue_transactional(
+        outbox::queue_transactional(
             conn,
-            "digest-test",
-            None,
-            &prepared.sender,
-            to.as_str(),
-            &mail,
+            &outbox::Transactional {
+                kind: "digest-test",
+                subscriber_id: None,
+                sender: prepared.sender.address(),
+                recipient: to.as_str(),
+                message_id: &mail.message_id,
+                body: &mail.content,
+            },
         )?;
         Ok::<_, UseCaseError>(())
     })

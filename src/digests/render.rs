@@ -6,6 +6,7 @@ use std::sync::Arc;
 use minijinja::Value;
 
 use super::stencil::{Personal, Stencil, MARKERS};
+use crate::app::UseCaseError;
 use crate::db::{self, lists, DbConnection};
 use crate::domain::{Lang, Sender};
 use crate::links::Links;
@@ -13,7 +14,6 @@ use crate::mail::{
     compose, crlf_lines, header_safe, new_message_id, Addressee, ComposedMail, Letterhead,
     MailOptions, MailParts, Part, TransferEncoding,
 };
-use crate::subscriptions::UseCaseError;
 use crate::templates::Templates;
 
 /// Everything about a digest that is the same for every recipient.

@@ -4,9 +4,9 @@
 use chrono::{NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::app::UseCaseError;
 use crate::db::{self, digests, lists, schedules, DbConnection, Pool};
 use crate::domain::{parse_time_zone, Cadence, ListSlug};
-use crate::subscriptions::UseCaseError;
 
 /// Gives a list a cadence; returns the first run time (UTC).
 pub async fn set_schedule(

@@ -14,9 +14,9 @@ pub use poller::{FeedPoller, PollOk, Polled};
 
 use chrono::Utc;
 
+use crate::app::UseCaseError;
 use crate::db::{self, feeds, lists, Pool};
 use crate::domain::{FeedInterval, FeedUrl, ListSlug};
-use crate::subscriptions::UseCaseError;
 
 /// Binds a feed to a list; it is due at once.
 pub async fn add(

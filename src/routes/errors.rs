@@ -8,9 +8,10 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::public::{request_lang, wants_json};
+use crate::app::UseCaseError;
 use crate::domain::DomainError;
-use crate::startup::AppState;
-use crate::subscriptions::{ConfirmError, UseCaseError};
+use crate::routes::AppState;
+use crate::subscriptions::ConfirmError;
 
 /// What went wrong, from the reader's point of view.
 #[derive(Debug, thiserror::Error)]

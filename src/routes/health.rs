@@ -3,7 +3,7 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 
 use crate::db;
-use crate::startup::AppState;
+use crate::routes::AppState;
 
 /// `GET /health`: 200 when the process answers and the database does, else 503.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {

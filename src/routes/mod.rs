@@ -6,5 +6,8 @@ mod errors;
 mod health;
 pub mod public;
 
+mod state;
+
 pub use errors::{error_pages, PublicError};
 pub use health::health;
+pub use state::AppState;

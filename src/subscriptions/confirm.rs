@@ -1,10 +1,9 @@
 use chrono::Utc;
 
 use super::signup::CONFIRM_PURPOSE;
-use super::UseCaseError;
+use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, subscribers, suppressions, tokens, DbConnection};
 use crate::domain::{SubscriberEmail, Token};
-use crate::startup::AppState;
 
 /// What a confirmation link is worth right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +55,13 @@ fn state_of(
 }
 
 /// Looks at a link without changing anything (what a GET may do).
-pub async fn peek_confirm(state: &AppState, token: Token) -> Result<LinkState, UseCaseError> {
+pub async fn peek_confirm(state: &AppContext, token: Token) -> Result<LinkState, UseCaseError> {
     db::run(&state.pool, move |conn| Ok(state_of(conn, &token)?.0)).await
 }
 
 /// Confirms every pending subscription of the token's subscriber. Idempotent: a second use of
 /// the same link confirms nothing new and succeeds.
-pub async fn confirm(state: &AppState, token: Token) -> Result<(), ConfirmError> {
+pub async fn confirm(state: &AppContext, token: Token) -> Result<(), ConfirmError> {
     db::write(&state.pool, move |conn| {
         let (link, row) = state_of(conn, &token)?;
         let row = match (link, row) {

@@ -1,9 +1,8 @@
 use chrono::Utc;
 
-use super::UseCaseError;
+use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, subscribers, DbConnection};
 use crate::domain::{Lang, ListSlug, Sender};
-use crate::startup::AppState;
 
 /// A list to create, already validated.
 #[derive(Debug, Clone)]
@@ -71,50 +70,14 @@ pub fn seed_default_list(conn: &mut DbConnection, from: &Sender) -> Result<bool,
 }
 
 /// The lists offered on the public form.
-pub async fn public_lists(state: &AppState) -> Result<Vec<lists::List>, UseCaseError> {
+pub async fn public_lists(state: &AppContext) -> Result<Vec<lists::List>, UseCaseError> {
     Ok(state.public_lists.get(&state.pool, false).await?.to_vec())
-}
-
-/// The public, active lists, read at most once per [`PublicLists::MAX_AGE`] by each instance:
-/// every signup needs them, and they change rarely. A slug missing from the copy makes the
-/// caller read again, so a new list is usable at once; an archived one may still be accepted
-/// for that long.
-#[derive(Default)]
-pub struct PublicLists {
-    cached: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<[lists::List]>)>>,
-}
-
-impl PublicLists {
-    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(2);
-
-    /// The lists, from the copy unless it is older than `MAX_AGE` or `fresh` is asked for.
-    pub async fn get(
-        &self,
-        pool: &db::Pool,
-        fresh: bool,
-    ) -> Result<std::sync::Arc<[lists::List]>, db::DbError> {
-        if !fresh {
-            if let Some((at, lists)) = &*self.cached.lock().expect("lists cache lock") {
-                if at.elapsed() < Self::MAX_AGE {
-                    return Ok(lists.clone());
-                }
-            }
-        }
-        let lists: std::sync::Arc<[lists::List]> = db::run(pool, |conn| {
-            Ok::<_, db::DbError>(lists::public_active(conn)?)
-        })
-        .await?
-        .into();
-        *self.cached.lock().expect("lists cache lock") =
-            Some((std::time::Instant::now(), lists.clone()));
-        Ok(lists)
-    }
 }
 
 /// What an unsubscribe link's page shows: the list's name (empty when the list is gone) and the
 /// reader's language (None when the reader erased their data).
 pub async fn unsubscribe_view(
-    state: &AppState,
+    state: &AppContext,
     subscriber_id: i64,
     list_id: i64,
 ) -> Result<(String, Option<Lang>), UseCaseError> {

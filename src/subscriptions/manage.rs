@@ -2,15 +2,14 @@
 
 use chrono::Utc;
 
-use super::UseCaseError;
+use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, outbox, subscribers, suppressions};
 use crate::domain::{Lang, ListSlug, SubscriberEmail, SubscriptionStatus};
-use crate::startup::AppState;
 
 /// Unsubscribes from one list. Returns the list's name, or None when the list or subscriber is
 /// gone (the reader is told they are unsubscribed either way: they are).
 pub async fn unsubscribe(
-    state: &AppState,
+    state: &AppContext,
     subscriber_id: i64,
     list_id: i64,
 ) -> Result<Option<String>, UseCaseError> {
@@ -94,7 +93,7 @@ fn load_preferences(
 
 /// The reader's current preferences, or None if they erased their data.
 pub async fn preferences(
-    state: &AppState,
+    state: &AppContext,
     subscriber_id: i64,
 ) -> Result<Option<Preferences>, UseCaseError> {
     db::run(&state.pool, move |conn| {
@@ -106,7 +105,7 @@ pub async fn preferences(
 /// Applies the reader's choice: chosen lists become confirmed (the reader proved they own the
 /// address by opening the link), the others unsubscribed. Returns None if the reader is gone.
 pub async fn update_preferences(
-    state: &AppState,
+    state: &AppContext,
     subscriber_id: i64,
     chosen: Vec<ListSlug>,
     lang: Lang,
@@ -157,7 +156,7 @@ pub async fn update_preferences(
 /// Erases a reader: the subscriber row, subscriptions, tokens and the address in the outbox go;
 /// a hash of the address stays in the suppression list so no import mails them again.
 /// Returns false when there was nothing left to erase.
-pub async fn erase(state: &AppState, subscriber_id: i64) -> Result<bool, UseCaseError> {
+pub async fn erase(state: &AppContext, subscriber_id: i64) -> Result<bool, UseCaseError> {
     db::write(&state.pool, move |conn| {
         let Some(subscriber) = subscribers::by_id(conn, subscriber_id)? else {
             return Ok(false);

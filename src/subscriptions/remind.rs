@@ -3,11 +3,10 @@
 
 use chrono::{Duration, Utc};
 
-use super::signup::{confirmation_mail, queue_transactional, CONFIRM_KIND, CONFIRM_PURPOSE};
-use super::UseCaseError;
+use super::signup::{confirmation_mail, CONFIRM_KIND, CONFIRM_PURPOSE};
+use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, outbox, subscribers, tokens};
 use crate::domain::{Lang, ListSlug, SubscriberEmail, Token};
-use crate::startup::AppState;
 
 /// Subscribers handled per transaction; their mails are composed before it opens.
 const PAGE: i64 = 500;
@@ -26,7 +25,7 @@ pub struct Reminded {
 /// Queues a confirmation mail (a fresh link, in the subscriber's language) for every pending
 /// subscriber of `slug`, except those blocked and those whose last link has not expired yet,
 /// so running it twice does not mail anyone twice.
-pub async fn remind_pending(state: &AppState, slug: ListSlug) -> Result<Reminded, UseCaseError> {
+pub async fn remind_pending(state: &AppContext, slug: ListSlug) -> Result<Reminded, UseCaseError> {
     let list = db::run(&state.pool, move |conn| {
         Ok::<_, db::DbError>(lists::by_slug(conn, slug.as_str())?)
     })
@@ -83,7 +82,17 @@ pub async fn remind_pending(state: &AppState, slug: ListSlug) -> Result<Reminded
                     continue;
                 }
                 tokens::insert(conn, token_hash, *id, CONFIRM_PURPOSE, now, now + ttl)?;
-                queue_transactional(conn, CONFIRM_KIND, Some(*id), from, email.as_str(), mail)?;
+                outbox::queue_transactional(
+                    conn,
+                    &outbox::Transactional {
+                        kind: CONFIRM_KIND,
+                        subscriber_id: Some(*id),
+                        sender: from.address(),
+                        recipient: email.as_str(),
+                        message_id: &mail.message_id,
+                        body: &mail.content,
+                    },
+                )?;
                 asked += 1;
             }
             Ok::<_, UseCaseError>((asked, recently))

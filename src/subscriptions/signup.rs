@@ -1,17 +1,14 @@
 use chrono::{Duration, Utc};
 
-use super::UseCaseError;
+use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, outbox, subscribers, tokens, DbConnection};
 use crate::domain::{
     mask_email, Lang, ListSlug, Sender, SubscriberEmail, SubscriberName, SubscriptionStatus, Token,
 };
 use crate::mail::{compose, ComposedMail, MailParts};
-use crate::startup::AppState;
 
 /// The outbox kind of confirmation mail (also the key of its resend limit).
 pub const CONFIRM_KIND: &str = "confirm";
-/// Transactional mail goes before digests.
-pub const PRIORITY_TRANSACTIONAL: i32 = 0;
 /// Token purpose of confirmation links.
 pub const CONFIRM_PURPOSE: &str = "confirm";
 
@@ -41,7 +38,7 @@ pub enum SignupOutcome {
 
 /// Records a signup: the subscriber, a subscription per list, and (for double opt-in lists not
 /// yet confirmed) a confirmation token and mail, all in one transaction.
-pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcome, UseCaseError> {
+pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutcome, UseCaseError> {
     if req.lists.is_empty() {
         return Err(UseCaseError::NoList);
     }
@@ -110,7 +107,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<SignupOutcom
 /// The mail asking `email` to confirm their subscription to `lists` (the first one's sender
 /// signs it) through `confirm_url`.
 pub(crate) fn confirmation_mail(
-    state: &AppState,
+    state: &AppContext,
     lists: &[lists::List],
     email: &SubscriberEmail,
     name: Option<&str>,
@@ -232,44 +229,18 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
         now,
         now + ttl,
     )?;
-    queue_transactional(
+    outbox::queue_transactional(
         conn,
-        CONFIRM_KIND,
-        Some(subscriber.id),
-        from,
-        req.email.as_str(),
-        mail,
-    )?;
-    Ok(SignupOutcome::ConfirmationQueued)
-}
-
-/// Puts a composed message in the outbox, due now, ahead of any digest.
-pub(crate) fn queue_transactional(
-    conn: &mut DbConnection,
-    kind: &str,
-    subscriber_id: Option<i64>,
-    from: &Sender,
-    to: &str,
-    mail: &ComposedMail,
-) -> diesel::QueryResult<()> {
-    let now = Utc::now().naive_utc();
-    outbox::insert(
-        conn,
-        &outbox::NewOutboxMail {
-            kind,
-            priority: PRIORITY_TRANSACTIONAL,
-            subscriber_id,
+        &outbox::Transactional {
+            kind: CONFIRM_KIND,
+            subscriber_id: Some(subscriber.id),
             sender: from.address(),
-            recipient: to,
+            recipient: req.email.as_str(),
             message_id: &mail.message_id,
-            body: Some(mail.content.as_bytes()),
-            status: "queued",
-            attempts: 0,
-            next_attempt_at: now,
-            created_at: now,
+            body: &mail.content,
         },
     )?;
-    Ok(())
+    Ok(SignupOutcome::ConfirmationQueued)
 }
 
 /// The public, active lists with these slugs; any slug that is not one is an error.

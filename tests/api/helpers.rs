@@ -12,7 +12,8 @@ use iscriviti::config::{Settings, SmtpUrl};
 use iscriviti::db::{self, DbConnection};
 use iscriviti::delivery::{DigestEngine, OutboxWorker};
 use iscriviti::feeds::FeedPoller;
-use iscriviti::startup::{AppState, Application};
+use iscriviti::routes::AppState;
+use iscriviti::startup::Application;
 pub use smtp::{Received, SmtpMode, SmtpSink};
 
 /// The public base URL the app is told it has; links in mail start with it.

@@ -13,6 +13,7 @@ mod dkim;
 mod feeds;
 mod helpers;
 mod import;
+mod layers;
 mod migrations;
 mod preferences;
 mod schedules;

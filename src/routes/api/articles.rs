@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::{authorize, require_json, ApiError};
 use crate::digests::{self, Added};
 use crate::domain::{ArticleDraft, ArticleFields, ListSlug};
-use crate::startup::AppState;
+use crate::routes::AppState;
 
 /// The JSON body. Unknown fields are refused so a typo ("sumary") is not silently dropped.
 #[derive(Debug, Deserialize)]

@@ -11,8 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use sha2::{Digest, Sha256};
 
 use super::errors::Rendered;
-use crate::startup::AppState;
-use crate::subscriptions::UseCaseError;
+use crate::app::UseCaseError;
+use crate::routes::AppState;
 
 /// The largest API body (an article with a long summary).
 pub const MAX_API_BODY_BYTES: usize = 64 * 1024;

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use super::body;
 use super::{message, page, request_lang, settle_lang, PublicError};
 use crate::domain::Token;
-use crate::startup::AppState;
+use crate::routes::AppState;
 use crate::subscriptions::{self, LinkState};
 
 #[derive(Debug, Deserialize)]

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::PublicError;
 use crate::domain::Lang;
-use crate::startup::AppState;
+use crate::routes::AppState;
 
 /// The language of this request: one the handler settled on, else `?lang=`, else
 /// `Accept-Language`, else Italian.

@@ -3,7 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::body;
 use super::{message, page, reader_lang, request_lang, settle_lang, PublicError};
 use crate::domain::{Lang, ListSlug};
-use crate::startup::AppState;
+use crate::routes::AppState;
 use crate::subscriptions::{self, Preferences};
 
 fn subscriber(state: &AppState, signed: &str) -> Result<i64, PublicError> {

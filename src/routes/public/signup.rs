@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{self, Format};
 use super::{message, page, request_lang, settle_lang, PublicError};
+use crate::app::UseCaseError;
 use crate::domain::{mask_email, DomainError, Lang, ListSlug, SubscriberEmail, SubscriberName};
 use crate::ratelimit;
 use crate::routes::errors::Rendered;
-use crate::startup::AppState;
-use crate::subscriptions::{self, SignupRequest, UseCaseError};
+use crate::routes::AppState;
+use crate::subscriptions::{self, SignupRequest};
 
 /// What the form or JSON client sent, before validation.
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -1,7 +1,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{message, page, reader_lang, request_lang, settle_lang, PublicError};
-use crate::startup::AppState;
+use crate::routes::AppState;
 use crate::subscriptions;
 
 /// `GET /unsubscribe/{link}`: a page with an Unsubscribe button, in the reader's language;
