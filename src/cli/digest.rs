@@ -10,7 +10,7 @@ use crate::app::AppContext;
 use crate::config::Settings;
 use crate::db::{self, articles};
 use crate::digests::{self, Added, Control};
-use crate::domain::{ArticleDraft, ArticleFields, ListSlug, SubscriberEmail};
+use crate::domain::{ArticleDraft, ArticleFields, DigestStatus, ListSlug, SubscriberEmail};
 use crate::startup::{self, open_database};
 
 #[derive(Debug, Subcommand)]
@@ -266,7 +266,10 @@ async fn watch(ctx: &AppContext, id: i64) -> anyhow::Result<()> {
         let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
         let left = (p.total() - done).max(0);
         let eta = if rate > 0.0 { left as f64 / rate } else { 0.0 };
-        if tty || last_print.elapsed() >= Duration::from_secs(5) || d.status != "sending" {
+        if tty
+            || last_print.elapsed() >= Duration::from_secs(5)
+            || d.status != DigestStatus::Sending
+        {
             let end = if tty { "\r" } else { "\n" };
             eprint!(
                 "{done}/{} sent or settled ({} failed, {} retrying) · {rate:.0} msgs/s · {eta:.0} s left   {end}",
@@ -277,7 +280,7 @@ async fn watch(ctx: &AppContext, id: i64) -> anyhow::Result<()> {
             std::io::stderr().flush().ok();
             last_print = Instant::now();
         }
-        if d.status != "sending" && d.status != "scheduled" {
+        if !matches!(d.status, DigestStatus::Sending | DigestStatus::Scheduled) {
             eprintln!();
             println!(
                 "digest {id}: {} ({} sent, {} failed, {} skipped)",

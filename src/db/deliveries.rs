@@ -8,6 +8,7 @@ use super::counts::{add_counts, Counted};
 use super::ids::in_ids;
 use super::schema::{deliveries, subscribers, subscriptions};
 use super::DbConnection;
+use crate::domain::DeliveryStatus;
 
 /// A leased delivery.
 #[derive(Debug, Clone, QueryableByName)]
@@ -155,10 +156,10 @@ pub fn mark_skipped(conn: &mut DbConnection, digest_id: i64, ids: &[i64]) -> Que
     let open = deliveries::table
         .filter(in_ids(deliveries::id, ids))
         .filter((deliveries::digest_id + 0i64).eq(digest_id))
-        .filter(deliveries::status.eq_any(["queued", "sending"]));
+        .filter(deliveries::status.eq_any([DeliveryStatus::Queued, DeliveryStatus::Sending]));
     let n = diesel::update(open)
         .set((
-            deliveries::status.eq("skipped"),
+            deliveries::status.eq(DeliveryStatus::Skipped),
             deliveries::lease_until.eq(None::<NaiveDateTime>),
             deliveries::lease_owner.eq(None::<String>),
         ))
@@ -189,10 +190,10 @@ pub fn mark_sent(
     let leased = deliveries::table
         .filter(in_ids(deliveries::id, ids))
         .filter((deliveries::digest_id + 0i64).eq(digest_id))
-        .filter(deliveries::status.eq("sending"));
+        .filter(deliveries::status.eq(DeliveryStatus::Sending));
     let n = diesel::update(leased)
         .set((
-            deliveries::status.eq("sent"),
+            deliveries::status.eq(DeliveryStatus::Sent),
             deliveries::sent_at.eq(Some(now)),
             deliveries::lease_until.eq(None::<NaiveDateTime>),
             deliveries::lease_owner.eq(None::<String>),
@@ -232,7 +233,7 @@ pub fn mark_failed(
     Ok(())
 }
 
-lease_bookkeeping!(deliveries, retry_at);
+lease_bookkeeping!(deliveries, retry_at, DeliveryStatus);
 
 /// One delivery as stored, for inspection.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -240,7 +241,7 @@ lease_bookkeeping!(deliveries, retry_at);
 pub struct DeliveryRow {
     pub id: i64,
     pub subscriber_id: i64,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub message_id: Option<String>,
     pub last_error: Option<String>,

@@ -11,6 +11,7 @@ use super::schema::{
     subscriptions,
 };
 use super::DbConnection;
+use crate::domain::{DeliveryStatus, DigestStatus};
 
 /// A digest as stored.
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
@@ -19,7 +20,7 @@ pub struct Digest {
     pub id: i64,
     pub list_id: i64,
     pub subject: String,
-    pub status: String,
+    pub status: DigestStatus,
     pub scheduled_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
@@ -42,7 +43,7 @@ pub fn create(
     let values = (
         digests::list_id.eq(list_id),
         digests::subject.eq(subject),
-        digests::status.eq("draft"),
+        digests::status.eq(DigestStatus::Draft),
         digests::created_at.eq(now),
     );
     // MultiConnection has no RETURNING; both concrete connections do.
@@ -97,7 +98,12 @@ pub fn last_started(conn: &mut DbConnection, list_id: i64) -> QueryResult<Option
 }
 
 /// Moves a digest from one of `from` to `to`; false when it was in another state.
-pub fn transition(conn: &mut DbConnection, id: i64, from: &[&str], to: &str) -> QueryResult<bool> {
+pub fn transition(
+    conn: &mut DbConnection,
+    id: i64,
+    from: &[DigestStatus],
+    to: DigestStatus,
+) -> QueryResult<bool> {
     let changed = diesel::update(digests::table.find(id).filter(digests::status.eq_any(from)))
         .set(digests::status.eq(to))
         .execute(conn)?;
@@ -109,10 +115,10 @@ pub fn schedule(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryRes
     let changed = diesel::update(
         digests::table
             .find(id)
-            .filter(digests::status.eq_any(["draft", "scheduled"])),
+            .filter(digests::status.eq_any([DigestStatus::Draft, DigestStatus::Scheduled])),
     )
     .set((
-        digests::status.eq("scheduled"),
+        digests::status.eq(DigestStatus::Scheduled),
         digests::scheduled_at.eq(Some(at)),
     ))
     .execute(conn)?;
@@ -129,10 +135,10 @@ pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResul
     let started = diesel::update(
         digests::table
             .find(id)
-            .filter(digests::status.eq_any(["draft", "scheduled"])),
+            .filter(digests::status.eq_any([DigestStatus::Draft, DigestStatus::Scheduled])),
     )
     .set((
-        digests::status.eq("sending"),
+        digests::status.eq(DigestStatus::Sending),
         digests::started_at.eq(Some(now)),
     ))
     .execute(conn)?;
@@ -147,7 +153,7 @@ pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResul
         .select((
             id.into_sql::<BigInt>(),
             subscriptions::subscriber_id,
-            "queued".into_sql::<Text>(),
+            DeliveryStatus::Queued.into_sql::<Text>(),
             0.into_sql::<Integer>(),
         ));
     let after = super::ranges::highest_id(conn)?;
@@ -171,7 +177,7 @@ pub fn start(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResul
 /// Drafts and scheduled digests due now.
 pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
     digests::table
-        .filter(digests::status.eq("scheduled"))
+        .filter(digests::status.eq(DigestStatus::Scheduled))
         .filter(digests::scheduled_at.le(now))
         .select(digests::id)
         .load(conn)
@@ -221,7 +227,7 @@ macro_rules! looks_finished {
 pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
     let sending = || {
         digests::table
-            .filter(digests::status.eq("sending"))
+            .filter(digests::status.eq(DigestStatus::Sending))
             .select(digests::id)
     };
     // The partial indexes' predicates (see RETRYING), and `digest_id + 0` so the database
@@ -236,16 +242,16 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
         .filter(deliveries::lease_until.lt(now))
         .filter((deliveries::digest_id + 0i64).eq_any(sending()));
     let untried = digests::table
-        .filter(digests::status.eq("sending"))
+        .filter(digests::status.eq(DigestStatus::Sending))
         .filter(digests::claimed_through.lt(digests::deliveries_through));
     let range_expired = delivery_ranges::table
         .filter(delivery_ranges::lease_until.lt(now))
         .filter(delivery_ranges::digest_id.eq_any(sending()));
     let finished = digests::table
-        .filter(digests::status.eq("sending"))
+        .filter(digests::status.eq(DigestStatus::Sending))
         .filter(looks_finished!());
     let scheduled = digests::table
-        .filter(digests::status.eq("scheduled"))
+        .filter(digests::status.eq(DigestStatus::Scheduled))
         .filter(digests::scheduled_at.le(now));
     let cadence = digest_schedules::table.filter(digest_schedules::next_run_at.le(now));
     use diesel::dsl::{exists, select};
@@ -267,15 +273,15 @@ pub fn engine_has_work(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResu
 pub fn finish_done(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
     let open = deliveries::table
         .filter(deliveries::digest_id.eq(digests::id))
-        .filter(deliveries::status.eq_any(["queued", "sending"]));
+        .filter(deliveries::status.eq_any([DeliveryStatus::Queued, DeliveryStatus::Sending]));
     diesel::update(
         digests::table
-            .filter(digests::status.eq("sending"))
+            .filter(digests::status.eq(DigestStatus::Sending))
             .filter(looks_finished!())
             .filter(diesel::dsl::not(diesel::dsl::exists(open))),
     )
     .set((
-        digests::status.eq("sent"),
+        digests::status.eq(DigestStatus::Sent),
         digests::finished_at.eq(Some(now)),
     ))
     .execute(conn)
@@ -343,10 +349,10 @@ pub fn retry_failed(
     let n = diesel::update(
         deliveries::table
             .filter(deliveries::digest_id.eq(digest_id))
-            .filter(deliveries::status.eq("failed")),
+            .filter(deliveries::status.eq(DeliveryStatus::Failed)),
     )
     .set((
-        deliveries::status.eq("queued"),
+        deliveries::status.eq(DeliveryStatus::Queued),
         deliveries::attempts.eq(1),
         deliveries::retry_at.eq(now),
     ))
@@ -358,10 +364,10 @@ pub fn retry_failed(
         diesel::update(
             digests::table
                 .find(digest_id)
-                .filter(digests::status.eq("sent")),
+                .filter(digests::status.eq(DigestStatus::Sent)),
         )
         .set((
-            digests::status.eq("sending"),
+            digests::status.eq(DigestStatus::Sending),
             digests::finished_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::schema::{deliveries, delivery_ranges, instances, outbox};
 use super::DbConnection;
+use crate::domain::OutboxStatus;
 
 /// Leases renewed by one heartbeat.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub fn beat(
     }
     let outbox = diesel::update(
         outbox::table
-            .filter(outbox::status.eq("sending"))
+            .filter(outbox::status.eq(OutboxStatus::Sending))
             .filter(outbox::lease_owner.eq(owner)),
     )
     .set(outbox::lease_until.eq(outbox_until))

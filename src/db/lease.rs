@@ -6,9 +6,9 @@
 //! delivery leased in a range is counted only here).
 
 /// Defines `mark_retry`, `mark_failed_row` and `release` for `$table`, whose due time is
-/// `$due`, in the calling module.
+/// `$due` and whose states are the enum `$status`, in the calling module.
 macro_rules! lease_bookkeeping {
-    ($table:ident, $due:ident) => {
+    ($table:ident, $due:ident, $status:ident) => {
         /// Queues a row again after a temporary failure (its `attempts`th), to be tried at
         /// `at`.
         pub fn mark_retry(
@@ -22,10 +22,10 @@ macro_rules! lease_bookkeeping {
             // expired lease).
             let open = $table::table
                 .find(id)
-                .filter($table::status.eq_any(["queued", "sending"]));
+                .filter($table::status.eq_any([$status::Queued, $status::Sending]));
             diesel::update(open)
                 .set((
-                    $table::status.eq("queued"),
+                    $table::status.eq($status::Queued),
                     $table::attempts.eq(attempts),
                     $table::$due.eq(at),
                     $table::lease_until.eq(None::<NaiveDateTime>),
@@ -47,10 +47,10 @@ macro_rules! lease_bookkeeping {
         ) -> QueryResult<bool> {
             let open = $table::table
                 .find(id)
-                .filter($table::status.eq_any(["queued", "sending"]));
+                .filter($table::status.eq_any([$status::Queued, $status::Sending]));
             let changed = diesel::update(open)
                 .set((
-                    $table::status.eq("failed"),
+                    $table::status.eq($status::Failed),
                     $table::attempts.eq(attempts),
                     $table::lease_until.eq(None::<NaiveDateTime>),
                     $table::lease_owner.eq(None::<String>),
@@ -71,11 +71,11 @@ macro_rules! lease_bookkeeping {
             diesel::update(
                 $table::table
                     .filter($table::id.eq_any(ids))
-                    .filter($table::status.eq("sending"))
+                    .filter($table::status.eq($status::Sending))
                     .filter($table::lease_owner.eq(owner)),
             )
             .set((
-                $table::status.eq("queued"),
+                $table::status.eq($status::Queued),
                 $table::attempts.eq($table::attempts - 1),
                 $table::$due.eq(now),
                 $table::lease_until.eq(None::<NaiveDateTime>),

@@ -11,6 +11,7 @@ use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp};
 
 use super::schema::outbox;
 use super::DbConnection;
+use crate::domain::OutboxStatus;
 
 /// A message to record.
 #[derive(Debug, Insertable)]
@@ -23,7 +24,7 @@ pub struct NewOutboxMail<'a> {
     pub recipient: &'a str,
     pub message_id: &'a str,
     pub body: Option<&'a [u8]>,
-    pub status: &'a str,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
@@ -76,7 +77,7 @@ pub fn queue_transactional(conn: &mut DbConnection, mail: &Transactional<'_>) ->
             recipient: mail.recipient,
             message_id: mail.message_id,
             body: Some(mail.body.as_bytes()),
-            status: "queued",
+            status: OutboxStatus::Queued,
             attempts: 0,
             next_attempt_at: now,
             created_at: now,
@@ -151,7 +152,7 @@ pub fn claim(
 pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(outbox::table.find(id))
         .set((
-            outbox::status.eq("sent"),
+            outbox::status.eq(OutboxStatus::Sent),
             outbox::sent_at.eq(Some(now)),
             outbox::body.eq(None::<Vec<u8>>),
             outbox::lease_until.eq(None::<NaiveDateTime>),
@@ -162,7 +163,7 @@ pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryR
     Ok(())
 }
 
-lease_bookkeeping!(outbox, next_attempt_at);
+lease_bookkeeping!(outbox, next_attempt_at, OutboxStatus);
 
 /// Records a permanent failure at the `attempts`th attempt, with its reason.
 pub fn mark_failed(
@@ -180,9 +181,9 @@ pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryRe
     diesel::update(
         outbox::table
             .filter(outbox::subscriber_id.eq(subscriber_id))
-            .filter(outbox::status.eq("queued")),
+            .filter(outbox::status.eq(OutboxStatus::Queued)),
     )
-    .set(outbox::status.eq("cancelled"))
+    .set(outbox::status.eq(OutboxStatus::Cancelled))
     .execute(conn)?;
     diesel::update(outbox::table.filter(outbox::subscriber_id.eq(subscriber_id)))
         .set((
@@ -208,7 +209,7 @@ pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)
 pub struct OutboxRow {
     pub id: i64,
     pub kind: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub recipient: String,
     pub attempts: i32,
     pub last_error: Option<String>,

@@ -21,6 +21,7 @@ use super::deliveries::ClaimedDelivery;
 use super::ids::in_ids;
 use super::schema::{deliveries, delivery_ranges, digests};
 use super::DbConnection;
+use crate::domain::{DeliveryStatus, DigestStatus};
 
 /// The Message-ID of a delivery, as the one-by-one claim also builds it in SQL:
 /// `<{delivery}.{digest}{suffix}`, the same on every attempt.
@@ -91,7 +92,7 @@ pub fn claim(
 /// two instances never cut the same range.
 fn next_digest(conn: &mut DbConnection) -> QueryResult<Option<(i64, i64, i64)>> {
     let query = digests::table
-        .filter(digests::status.eq("sending"))
+        .filter(digests::status.eq(DigestStatus::Sending))
         .filter(digests::claimed_through.lt(digests::deliveries_through))
         .order(digests::id.asc())
         .select((
@@ -117,7 +118,7 @@ fn take_over(
 ) -> QueryResult<Option<RangeClaim>> {
     loop {
         let sending = digests::table
-            .filter(digests::status.eq("sending"))
+            .filter(digests::status.eq(DigestStatus::Sending))
             .select(digests::id);
         let query = delivery_ranges::table
             .filter(delivery_ranges::lease_until.lt(now))
@@ -169,7 +170,7 @@ macro_rules! in_range {
             // `+ 0`: the range is found through the primary key, never through the (digest,
             // subscriber) index, which would visit every delivery of the digest.
             .filter((deliveries::digest_id + 0i64).eq($digest))
-            .filter(deliveries::status.eq("queued"))
+            .filter(deliveries::status.eq(DeliveryStatus::Queued))
             .filter(deliveries::attempts.eq(0))
     };
 }
@@ -248,11 +249,11 @@ pub fn mark_sent(
     let untried = deliveries::table
         .filter(in_ids(deliveries::id, ids))
         .filter((deliveries::digest_id + 0i64).eq(digest_id))
-        .filter(deliveries::status.eq("queued"))
+        .filter(deliveries::status.eq(DeliveryStatus::Queued))
         .filter(deliveries::attempts.eq(0));
     let n = diesel::update(untried)
         .set((
-            deliveries::status.eq("sent"),
+            deliveries::status.eq(DeliveryStatus::Sent),
             deliveries::sent_at.eq(Some(now)),
             deliveries::attempts.eq(deliveries::attempts + 1),
             deliveries::message_id.eq(message_id),

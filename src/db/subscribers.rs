@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{deliveries, digests, lists, subscribers, subscriptions};
 use super::DbConnection;
-use crate::domain::SubscriptionStatus;
+use crate::domain::{DeliveryStatus, SubscriptionStatus};
 
 /// A subscriber as stored; `email` is already normalised.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -26,19 +26,12 @@ pub struct Subscriber {
 pub struct Subscription {
     pub subscriber_id: i64,
     pub list_id: i64,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub source: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub confirmed_at: Option<NaiveDateTime>,
     pub unsubscribed_at: Option<NaiveDateTime>,
-}
-
-impl Subscription {
-    /// The stored status; rows are only ever written from [`SubscriptionStatus`].
-    pub fn status(&self) -> SubscriptionStatus {
-        SubscriptionStatus::parse(&self.status).unwrap_or(SubscriptionStatus::Unsubscribed)
-    }
 }
 
 /// The subscriber with this (normalised) address.
@@ -132,7 +125,7 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         .filter(deliveries::subscriber_id.eq(id));
     // A delivery not yet made will not be: it counts as skipped, as for a reader who left.
     let unsent: Vec<i64> = theirs
-        .filter(deliveries::status.eq_any(["queued", "sending"]))
+        .filter(deliveries::status.eq_any([DeliveryStatus::Queued, DeliveryStatus::Sending]))
         .select(deliveries::digest_id)
         .load(conn)?;
     for digest_id in unsent {

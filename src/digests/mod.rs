@@ -14,7 +14,7 @@ use chrono::{NaiveDateTime, Utc};
 
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, articles, digests, lists, outbox, Pool};
-use crate::domain::{ListSlug, SubscriberEmail};
+use crate::domain::{DigestStatus, ListSlug, SubscriberEmail};
 
 /// The most articles one digest carries.
 const MAX_ARTICLES: i64 = 50;
@@ -160,12 +160,13 @@ pub enum Control {
 
 /// Pauses, resumes or cancels. Pausing stops new claims; messages in flight finish.
 pub async fn control(pool: &Pool, id: i64, what: Control) -> Result<(), UseCaseError> {
-    let (from, to, expected): (&[&str], _, _) = match what {
-        Control::Pause => (&["sending"], "paused", "sending"),
-        Control::Resume => (&["paused"], "sending", "paused"),
+    use DigestStatus::*;
+    let (from, to, expected): (&[DigestStatus], _, _) = match what {
+        Control::Pause => (&[Sending], Paused, "sending"),
+        Control::Resume => (&[Paused], Sending, "paused"),
         Control::Cancel => (
-            &["draft", "scheduled", "sending", "paused"],
-            "cancelled",
+            &[Draft, Scheduled, Sending, Paused],
+            Cancelled,
             "not yet sent",
         ),
     };

@@ -20,7 +20,7 @@ pub use lang::Lang;
 pub use mailbox::Sender;
 pub use name::SubscriberName;
 pub use slug::ListSlug;
-pub use status::SubscriptionStatus;
+pub use status::{DeliveryStatus, DigestStatus, OutboxStatus, SubscriptionStatus};
 pub use token::Token;
 
 /// Why an input was refused. Each variant has a message key so public pages can say it in the

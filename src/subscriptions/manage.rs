@@ -19,7 +19,7 @@ pub async fn unsubscribe(
             .into_iter()
             .find(|s| s.list_id == list_id);
         if let Some(sub) = current {
-            if sub.status() != SubscriptionStatus::Unsubscribed {
+            if sub.status != SubscriptionStatus::Unsubscribed {
                 subscribers::set_subscription(
                     conn,
                     subscriber_id,
@@ -64,7 +64,7 @@ fn load_preferences(
         subs.iter().any(|s| {
             s.list_id == list_id
                 && matches!(
-                    s.status(),
+                    s.status,
                     SubscriptionStatus::Confirmed | SubscriptionStatus::Pending
                 )
         })

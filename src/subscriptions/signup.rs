@@ -197,7 +197,7 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
         let status = current
             .iter()
             .find(|s| s.list_id == list.id)
-            .map(subscribers::Subscription::status);
+            .map(|s| s.status);
         let next = match status {
             Some(SubscriptionStatus::Confirmed) => continue,
             _ if list.double_opt_in => SubscriptionStatus::Pending,

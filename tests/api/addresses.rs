@@ -52,7 +52,10 @@ async fn every_address_of_the_corpus_is_refused_with_a_4xx_or_delivered() {
         assert_eq!(to, Some(mail.rcpt_to[0].as_str()));
     }
     let outbox = app.db(iscriviti::db::outbox::all).await;
-    assert!(outbox.iter().all(|r| r.status == "sent"), "{outbox:?}");
+    assert!(
+        outbox.iter().all(|r| r.status.as_str() == "sent"),
+        "{outbox:?}"
+    );
 }
 
 /// A non-ASCII local part needs SMTPUTF8 (RFC 6531); an ASCII one at an IDN domain does not,
@@ -71,7 +74,10 @@ async fn without_smtputf8_an_international_local_part_fails_permanently_and_an_i
     assert_eq!(mails[0].rcpt_to, ["mario@xn--srensen-90a.example.com"]);
     assert!(mails[0].data.is_ascii(), "no SMTPUTF8 needed");
     let outbox = app.db(iscriviti::db::outbox::all).await;
-    let failed: Vec<_> = outbox.iter().filter(|r| r.status == "failed").collect();
+    let failed: Vec<_> = outbox
+        .iter()
+        .filter(|r| r.status.as_str() == "failed")
+        .collect();
     assert_eq!(failed.len(), 1, "{outbox:?}");
     assert_eq!(failed[0].recipient, "用户@例子.广告");
     assert!(

@@ -30,7 +30,13 @@ async fn prepared_send() -> (TestApp, i64) {
 }
 
 async fn is_sent(app: &TestApp, id: i64) -> bool {
-    digests::status(&app.state.pool, id).await.unwrap().0.status == "sent"
+    digests::status(&app.state.pool, id)
+        .await
+        .unwrap()
+        .0
+        .status
+        .as_str()
+        == "sent"
 }
 
 /// Copies received per recipient.

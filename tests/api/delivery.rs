@@ -22,7 +22,7 @@ async fn mail_recorded_while_the_relay_is_down_arrives_once_it_is_back() {
     let failing = async {
         loop {
             let rows = app.db(db::outbox::all).await;
-            if rows[0].attempts >= 2 && rows[0].status != "sending" {
+            if rows[0].attempts >= 2 && rows[0].status.as_str() != "sending" {
                 return rows;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -31,7 +31,7 @@ async fn mail_recorded_while_the_relay_is_down_arrives_once_it_is_back() {
     let rows = tokio::time::timeout(std::time::Duration::from_secs(10), failing)
         .await
         .unwrap();
-    assert_eq!(rows[0].status, "queued");
+    assert_eq!(rows[0].status.as_str(), "queued");
     assert!(rows[0]
         .last_error
         .as_deref()
@@ -44,7 +44,7 @@ async fn mail_recorded_while_the_relay_is_down_arrives_once_it_is_back() {
     confirm_link(&mails[0]);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let rows = app.db(db::outbox::all).await;
-    assert_eq!(rows[0].status, "sent");
+    assert_eq!(rows[0].status.as_str(), "sent");
     assert_eq!(app.smtp.received().len(), 1, "sent exactly once");
 }
 
@@ -88,7 +88,7 @@ async fn a_5xx_answer_is_recorded_as_failed_with_its_reason_and_not_retried() {
     let drained = app.worker.drain().await.unwrap();
     assert_eq!((drained.sent, drained.failed, drained.retrying), (0, 1, 0));
     let rows = app.db(db::outbox::all).await;
-    assert_eq!(rows[0].status, "failed");
+    assert_eq!(rows[0].status.as_str(), "failed");
     assert_eq!(rows[0].attempts, 1);
     assert!(rows[0].last_error.as_deref().unwrap().contains("550"));
     app.smtp.set_mode(SmtpMode::Accept);
@@ -114,7 +114,7 @@ async fn temporary_failures_are_given_up_after_the_attempt_limit_and_kept() {
     let drained = app.worker.drain().await.unwrap();
     assert_eq!((drained.retrying, drained.failed), (1, 1));
     let rows = app.db(db::outbox::all).await;
-    assert_eq!(rows[0].status, "failed");
+    assert_eq!(rows[0].status.as_str(), "failed");
     assert!(rows[0]
         .last_error
         .as_deref()
@@ -171,7 +171,7 @@ async fn a_relay_without_8bitmime_gets_confirmations_and_refuses_digests_with_a_
     let sent = app.engine.drain().await.unwrap();
     assert_eq!((sent.sent, sent.failed, sent.retrying), (0, 1, 0));
     let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
-    assert_eq!(rows[0].status, "failed");
+    assert_eq!(rows[0].status.as_str(), "failed");
     assert!(
         rows[0].last_error.as_deref().unwrap().contains("8BITMIME"),
         "{rows:?}"

@@ -223,11 +223,18 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
     let sent = app.engine.drain().await.unwrap();
     assert_eq!((sent.sent, sent.failed), (0, 2));
     let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
-    assert!(rows
-        .iter()
-        .all(|r| r.status == "failed" && r.last_error.as_deref().unwrap().contains("550")));
+    assert!(
+        rows.iter()
+            .all(|r| r.status.as_str() == "failed"
+                && r.last_error.as_deref().unwrap().contains("550"))
+    );
     assert_eq!(
-        digests::status(&app.state.pool, id).await.unwrap().0.status,
+        digests::status(&app.state.pool, id)
+            .await
+            .unwrap()
+            .0
+            .status
+            .as_str(),
         "sent",
         "finished, with failures"
     );
@@ -588,7 +595,7 @@ async fn a_reader_erased_mid_send_counts_as_skipped_and_the_digest_finishes() {
         .unwrap());
     app.engine.drain().await.unwrap();
     let (digest, p) = digests::status(&app.state.pool, id).await.unwrap();
-    assert_eq!(digest.status, "sent");
+    assert_eq!(digest.status.as_str(), "sent");
     assert_eq!(
         (p.sent, p.skipped, p.queued, p.sending, p.total()),
         (2, 1, 0, 0, 3)

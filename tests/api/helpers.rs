@@ -174,7 +174,7 @@ impl TestApp {
         let rows = self
             .db(move |c| db::deliveries::of_digest(c, digest_id))
             .await;
-        let count = |s: &str| rows.iter().filter(|r| r.status == s).count() as i64;
+        let count = |s: &str| rows.iter().filter(|r| r.status.as_str() == s).count() as i64;
         let p = iscriviti::digests::status(&self.state.pool, digest_id)
             .await
             .unwrap()
@@ -196,7 +196,7 @@ impl TestApp {
             Ok(db::subscribers::subscriptions_of(c, s.id)?
                 .into_iter()
                 .find(|x| x.list_id == l.id)
-                .map(|x| x.status))
+                .map(|x| x.status.as_str().to_owned()))
         })
         .await
     }

@@ -164,7 +164,7 @@ async fn the_import_command_reports_bad_rows_by_line_and_imports_the_rest() {
         .db(move |c| db::subscribers::subscriptions_of(c, mario.id))
         .await;
     assert_eq!(subs.len(), 1);
-    assert_eq!(subs[0].status, "confirmed");
+    assert_eq!(subs[0].status.as_str(), "confirmed");
     assert_eq!(subs[0].source, "import:iscritti.csv");
     assert!(subs[0].confirmed_at.is_some());
     let anonymous = subscriber(&app, "senzanome@example.org").await.unwrap();

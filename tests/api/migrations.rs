@@ -85,7 +85,7 @@ async fn a_digest_sending_across_the_upgrade_reaches_everyone_once() {
     let status = iscriviti::digests::status(&app.state.pool, id)
         .await
         .unwrap();
-    assert_eq!(status.0.status, "sent");
+    assert_eq!(status.0.status.as_str(), "sent");
     let rows = app.db(move |c| db::deliveries::of_digest(c, id)).await;
     let attempts: Vec<i32> = rows.iter().map(|r| r.attempts).collect();
     assert_eq!(

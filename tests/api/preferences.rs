@@ -71,7 +71,7 @@ async fn erasing_removes_personal_data_and_keeps_a_hashed_suppression() {
     let rows = app.db(db::outbox::all).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].recipient, "");
-    assert_eq!(rows[0].status, "sent");
+    assert_eq!(rows[0].status.as_str(), "sent");
 
     // Erasing again, or opening the old link, is not an error that leaks anything.
     assert_eq!(

@@ -81,7 +81,7 @@ async fn a_weekly_cadence_sends_when_due_only_with_new_articles_and_moves_on() {
     assert_eq!(app.engine.drain().await.unwrap().sent, 3);
     let second = app.db(|c| db::digests::by_id(c, 2)).await.unwrap();
     let articles = app.db(|c| db::digests::articles_of(c, 2)).await;
-    assert_eq!(second.status, "sent");
+    assert_eq!(second.status.as_str(), "sent");
     assert_eq!(
         articles
             .iter()
