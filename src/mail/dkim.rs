@@ -87,8 +87,19 @@ impl DkimSigner {
     }
 
     /// `message` (a whole RFC 5322 message, CRLF line endings) with a `DKIM-Signature`
-    /// header in front.
+    /// header in front, signed now.
     pub fn sign(&self, message: &str) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.sign_at(message, now)
+    }
+
+    /// [`sign`](Self::sign) with `t=` set to `timestamp` (seconds since the Unix epoch) rather
+    /// than the current time. It exists so that a signature can be reproduced: RSA PKCS#1 v1.5
+    /// and Ed25519 are deterministic, so the same message, key and time give the same bytes
+    /// (tests/fixtures/dkim compares them with signatures checked by another implementation).
+    pub fn sign_at(&self, message: &str, timestamp: u64) -> String {
         let (head, body) = match message.find("\r\n\r\n") {
             Some(at) => (&message[..at + 2], &message[at + 4..]),
             None => (message, ""),
@@ -113,11 +124,8 @@ impl DkimSigner {
             Key::Ed25519(_) => "ed25519-sha256",
             Key::Rsa(_) => "rsa-sha256",
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let mut signature = format!(
-            "DKIM-Signature: v=1; a={algorithm}; c=relaxed/relaxed; d={}; s={}; t={now};\r\n h={};\r\n bh={body_hash};\r\n b=",
+            "DKIM-Signature: v=1; a={algorithm}; c=relaxed/relaxed; d={}; s={}; t={timestamp};\r\n h={};\r\n bh={body_hash};\r\n b=",
             self.domain,
             self.selector,
             SIGNED_HEADERS.join(":"),
@@ -332,6 +340,17 @@ mod tests {
         assert_eq!(relaxed("no final line break"), "no final line break\r\n");
         assert_eq!(relaxed("\t a  b\t\tc \r\n\r\nd\r\n"), " a b c\r\n\r\nd\r\n");
         assert_eq!(relaxed("e\x0c \r\n"), "e\x0c\r\n");
+    }
+
+    #[test]
+    fn a_signature_made_at_a_given_time_is_the_same_every_time() {
+        let signer = DkimSigner::new("example.org", "s1", &B64.encode([7u8; 32])).unwrap();
+        let message = "From: a@example.org\r\nSubject: ciao\r\n\r\nbody\r\n";
+        let signed = signer.sign_at(message, 1_772_433_000);
+        assert!(signed.contains(" t=1772433000;\r\n"), "{signed}");
+        assert!(signed.ends_with(message));
+        assert_eq!(signer.sign_at(message, 1_772_433_000), signed);
+        assert_ne!(signer.sign_at(message, 1_772_433_001), signed);
     }
 
     #[test]
