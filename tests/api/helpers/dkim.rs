@@ -62,10 +62,18 @@ fn relaxed_body(body: &str) -> String {
     let mut lines: Vec<String> = body
         .split("\r\n")
         .map(|l| {
-            l.split([' ', '\t'])
+            let words = l
+                .split([' ', '\t'])
                 .filter(|w| !w.is_empty())
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join(" ");
+            // Whitespace at the start of a line is a run like any other: one space stays.
+            // Only a line of nothing but whitespace becomes empty (none at a line's end).
+            if l.starts_with([' ', '\t']) && !words.is_empty() {
+                format!(" {words}")
+            } else {
+                words
+            }
         })
         .collect();
     // A trailing CRLF leaves one empty element; trailing empty lines are ignored.
