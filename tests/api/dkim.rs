@@ -1,14 +1,43 @@
 //! DKIM: digests and confirmation mail signed with RSA or Ed25519, checked by an independent
-//! verifier against the DNS record a receiver would fetch.
+//! verifier against the DNS record a receiver would fetch; and fixtures made with another
+//! implementation, dkimpy (tests/fixtures/dkim/README.md), checked both ways.
 
 use iscriviti::config::Settings;
+use iscriviti::mail::DkimSigner;
 use iscriviti::startup::Application;
 
-use crate::helpers::dkim::{signed_headers, verify};
+use crate::helpers::dkim::{signature_tag, signed_headers, verify};
 use crate::helpers::{spawn_app_with, Received, TestApp};
 
 const RSA_TXT: &str = include_str!("../fixtures/dkim-rsa.txt");
 const ED25519_TXT: &str = include_str!("../fixtures/dkim-ed25519.txt");
+
+/// The message of the fixtures, unsigned; every fixture is it with a DKIM-Signature in front.
+const UNSIGNED: &str = include_str!("../fixtures/dkim/unsigned.eml");
+
+/// One key's fixtures: the message signed by dkimpy, and signed by `DkimSigner::sign_at`
+/// (which dkimpy verified when the fixtures were made).
+struct Signed {
+    key_pem: &'static str,
+    txt: &'static str,
+    dkimpy: &'static str,
+    ours: &'static str,
+}
+
+const FIXTURES: [Signed; 2] = [
+    Signed {
+        key_pem: include_str!("../fixtures/dkim-rsa.pem"),
+        txt: RSA_TXT,
+        dkimpy: include_str!("../fixtures/dkim/dkimpy-rsa.eml"),
+        ours: include_str!("../fixtures/dkim/iscriviti-rsa.eml"),
+    },
+    Signed {
+        key_pem: include_str!("../fixtures/dkim-ed25519.pem"),
+        txt: ED25519_TXT,
+        dkimpy: include_str!("../fixtures/dkim/dkimpy-ed25519.eml"),
+        ours: include_str!("../fixtures/dkim/iscriviti-ed25519.eml"),
+    },
+];
 
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -135,4 +164,78 @@ async fn a_bad_key_or_missing_domain_stops_the_start_with_a_clear_error() {
     settings.mail.dkim.domain = None;
     let err = Application::build(settings).await.err().expect("refused");
     assert!(format!("{err:#}").contains("mail.dkim.domain"), "{err:#}");
+}
+
+/// `message` with its only instance of `from` replaced by `to`.
+fn changed(message: &str, from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(
+        message.matches(from).count(),
+        1,
+        "{from:?} is in the message once"
+    );
+    message.replacen(from, to, 1).into_bytes()
+}
+
+#[test]
+fn messages_signed_by_dkimpy_verify_and_a_changed_body_byte_or_subject_does_not() {
+    for f in &FIXTURES {
+        assert!(f.dkimpy.ends_with(UNSIGNED), "dkimpy only added a header");
+        assert_eq!(
+            verify(f.dkimpy.as_bytes(), f.txt),
+            Ok("example.org".to_owned())
+        );
+        // One byte of the text part.
+        let body_changed = changed(f.dkimpy, "patto:  più", "patta:  più");
+        assert_eq!(
+            verify(&body_changed, f.txt),
+            Err("body hash mismatch".to_owned())
+        );
+        let subject_changed = changed(f.dkimpy, "\r\nSubject: ", "\r\nSubject: Re: ");
+        let err = verify(&subject_changed, f.txt).unwrap_err();
+        assert!(err.contains("signature does not verify"), "{err}");
+        // What relaxed canonicalization ignores, both implementations ignore.
+        let respaced = changed(
+            f.dkimpy,
+            "Le notizie di oggi   \r\n",
+            "Le notizie di oggi\t\r\n",
+        );
+        assert_eq!(verify(&respaced, f.txt), Ok("example.org".to_owned()));
+        let other_key = if f.txt == RSA_TXT {
+            ED25519_TXT
+        } else {
+            RSA_TXT
+        };
+        assert!(verify(f.dkimpy.as_bytes(), other_key).is_err());
+    }
+}
+
+#[test]
+fn signing_the_fixture_at_its_time_gives_exactly_the_bytes_dkimpy_verified() {
+    for f in &FIXTURES {
+        let t = signature_tag(f.ours.as_bytes(), "t").expect("t=");
+        let signer = DkimSigner::new("example.org", "news2026", f.key_pem).unwrap();
+        let signed = signer.sign_at(UNSIGNED, t.parse().unwrap());
+        assert_eq!(signed, f.ours);
+        assert_eq!(
+            verify(signed.as_bytes(), f.txt),
+            Ok("example.org".to_owned())
+        );
+    }
+}
+
+#[test]
+fn our_body_hash_and_signed_fields_are_those_dkimpy_chose_for_the_same_message() {
+    for f in &FIXTURES {
+        let theirs = signature_tag(f.dkimpy.as_bytes(), "bh").expect("bh=");
+        assert_eq!(signature_tag(f.ours.as_bytes(), "bh"), Some(theirs.clone()));
+        // The body hash does not depend on the time of signing.
+        let now = DkimSigner::new("example.org", "news2026", f.key_pem)
+            .unwrap()
+            .sign(UNSIGNED);
+        assert_eq!(signature_tag(now.as_bytes(), "bh"), Some(theirs));
+        assert_eq!(
+            signed_headers(f.dkimpy.as_bytes()),
+            signed_headers(f.ours.as_bytes())
+        );
+    }
 }

@@ -95,15 +95,25 @@ fn simple_body(body: &str) -> String {
     b
 }
 
-/// The signature's header list, in the order to verify.
-pub fn signed_headers(raw: &[u8]) -> Vec<String> {
+/// The tags of the first DKIM-Signature of `raw`.
+fn signature_tags(raw: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(raw);
     let head = &text[..text.find("\r\n\r\n").expect("header/body separator") + 2];
     let sig = header_fields(head)
         .into_iter()
         .find(|f| field_name(f).eq_ignore_ascii_case("DKIM-Signature"))
         .expect("a DKIM-Signature header");
-    let t = tags(sig.split_once(':').unwrap().1);
+    tags(sig.split_once(':').unwrap().1)
+}
+
+/// The value of one tag (`bh`, `t`...) of the first DKIM-Signature, without folding whitespace.
+pub fn signature_tag(raw: &[u8], name: &str) -> Option<String> {
+    tag(&signature_tags(raw), name).map(str::to_owned)
+}
+
+/// The signature's header list, in the order to verify.
+pub fn signed_headers(raw: &[u8]) -> Vec<String> {
+    let t = signature_tags(raw);
     tag(&t, "h")
         .unwrap_or_default()
         .split(':')
