@@ -14,7 +14,6 @@ use crate::app::AppContext;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::delivery::{DigestEngine, Instance, OutboxWorker};
-use crate::domain::Sender;
 use crate::feeds::FeedPoller;
 use crate::links::Links;
 use crate::mail::{MailOptions, Transport};
@@ -60,8 +59,7 @@ pub async fn context(settings: &Settings) -> anyhow::Result<AppContext> {
     let templates = Arc::new(Templates::load().context("loading templates")?);
     // Before the database: a bad DKIM key stops the start at once.
     let mail = MailOptions::from_settings(&settings.mail)?;
-    let default_from = Sender::parse(&settings.mail.from)
-        .map_err(|e| anyhow::anyhow!("mail.from {:?}: {e}", settings.mail.from))?;
+    let default_from = settings.mail.from.clone();
     let pool = open_database(settings).await?;
     let seed = settings.seed_default_list;
     let link_key =
@@ -133,12 +131,7 @@ pub fn instance(ctx: &AppContext) -> Instance {
 impl Application {
     /// Prepares everything and binds `settings.bind`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        if let Some(token) = &settings.api_token {
-            anyhow::ensure!(
-                token.expose().trim().len() >= 24,
-                "api_token must be at least 24 characters (e.g. `openssl rand -hex 24`)"
-            );
-        }
+        settings.check()?;
         let ctx = context(&settings).await?;
         let instance = instance(&ctx);
         let worker = outbox_worker(&ctx, &instance);

@@ -44,8 +44,7 @@ pub async fn feed(settings: &Settings, cmd: FeedCommand) -> anyhow::Result<()> {
         } => {
             let interval = match interval {
                 Some(i) => FeedInterval::parse(&i)?,
-                None => FeedInterval::from_secs(settings.feeds.default_interval_secs)
-                    .context("feeds.default_interval_secs")?,
+                None => settings.feeds.default_interval_secs,
             };
             let list = ListSlug::parse(&list)?;
             let feed = feeds::add(&pool, FeedUrl::parse(&url)?, list.clone(), interval).await?;

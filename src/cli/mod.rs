@@ -178,7 +178,10 @@ async fn list(settings: &Settings, cmd: ListCommand) -> anyhow::Result<()> {
                 public: !args.private,
                 double_opt_in: !args.single_opt_in,
                 language: Lang::parse(&args.language)?,
-                from: Sender::parse(args.from.as_deref().unwrap_or(&settings.mail.from))?,
+                from: match args.from.as_deref() {
+                    Some(from) => Sender::parse(from)?,
+                    None => settings.mail.from.clone(),
+                },
                 reply_to: args.reply_to.as_deref().map(Sender::parse).transpose()?,
             };
             let list = db::run(&pool, move |conn| subscriptions::create_list(conn, &input)).await?;

@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
@@ -83,7 +82,7 @@ impl DigestEngine {
     }
 
     async fn lane(self, mut shutdown: watch::Receiver<bool>) {
-        let poll = Duration::from_millis(self.inner.settings.poll_interval_ms.max(10));
+        let poll = self.inner.settings.poll_interval_ms.get();
         let mut busy = true;
         while !*shutdown.borrow() {
             // Idle, the lane only asks (one read) whether there is work, and ticks when there is.
@@ -242,8 +241,8 @@ impl DigestEngine {
         let inner = &self.inner;
         let (owner, suffix) = (inner.instance.owner().to_owned(), inner.id_suffix.clone());
         let (limit, lease) = (
-            inner.settings.batch_size.max(1),
-            chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
+            i64::from(inner.settings.batch_size.get()),
+            inner.settings.lease_secs.chrono(),
         );
         db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();

@@ -36,8 +36,8 @@ impl Instance {
             inner: Arc::new(Inner {
                 owner,
                 pool,
-                outbox_lease: chrono::Duration::seconds(worker.lease_secs.max(1)),
-                delivery_lease: chrono::Duration::seconds(delivery.lease_secs.max(1)),
+                outbox_lease: worker.lease_secs.chrono(),
+                delivery_lease: delivery.lease_secs.chrono(),
             }),
         }
     }

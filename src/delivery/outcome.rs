@@ -30,7 +30,7 @@ impl Outcome {
     /// A retry becomes a failure once the `attempts`th attempt was the last allowed.
     pub fn give_up_after(self, attempts: i32, retry: &WorkerSettings) -> Self {
         match self {
-            Outcome::Retry(reason) if attempts >= retry.max_attempts => {
+            Outcome::Retry(reason) if attempts >= retry.max_attempts.get() as i32 => {
                 Outcome::Failed(format!("gave up after {attempts} attempts: {reason}"))
             }
             other => other,
@@ -43,22 +43,24 @@ pub fn backoff(settings: &WorkerSettings, attempts: i32) -> chrono::Duration {
     let exp = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
         .min(30);
-    let ms = settings
+    let delay = settings
         .retry_base_ms
-        .saturating_mul(1i64 << exp)
-        .min(settings.retry_max_ms);
-    chrono::Duration::milliseconds(ms.max(0))
+        .get()
+        .saturating_mul(1 << exp)
+        .min(settings.retry_max_ms.get());
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Millis;
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let s = WorkerSettings {
-            retry_base_ms: 1000,
-            retry_max_ms: 5000,
+            retry_base_ms: Millis::new(1000),
+            retry_max_ms: Millis::new(5000),
             ..WorkerSettings::default()
         };
         let ms = |a| backoff(&s, a).num_milliseconds();
@@ -71,7 +73,7 @@ mod tests {
     #[test]
     fn a_retry_is_given_up_at_the_last_attempt() {
         let s = WorkerSettings {
-            max_attempts: 3,
+            max_attempts: std::num::NonZeroU32::new(3).unwrap(),
             ..WorkerSettings::default()
         };
         let retry = || Outcome::Retry("451 busy".into());

@@ -3,7 +3,6 @@
 //! exponential back-off; permanent ones stay as `failed` with their reason.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{watch, Notify};
@@ -67,7 +66,7 @@ impl OutboxWorker {
     /// Runs until `shutdown` turns true; in-flight messages are finished, unstarted ones
     /// released. The instance's heartbeat (run beside it) keeps its leases.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let poll = Duration::from_millis(self.inner.settings.poll_interval_ms.max(10));
+        let poll = self.inner.settings.poll_interval_ms.get();
         tracing::info!(owner = %self.inner.instance.owner(), "outbox worker started");
         while !*shutdown.borrow() {
             let busy = match self.pass(&shutdown).await {
@@ -115,8 +114,8 @@ impl OutboxWorker {
         let inner = &self.inner;
         let (owner, limit, lease) = (
             inner.instance.owner().to_owned(),
-            inner.settings.batch_size.max(1),
-            chrono::Duration::seconds(inner.settings.lease_secs.max(1)),
+            i64::from(inner.settings.batch_size.get()),
+            inner.settings.lease_secs.chrono(),
         );
         let claimed = db::write(&inner.pool, move |conn| {
             let now = Utc::now().naive_utc();

@@ -3,6 +3,7 @@
 
 mod article;
 mod cadence;
+mod dns;
 mod email;
 mod feed;
 mod lang;
@@ -14,6 +15,7 @@ mod token;
 
 pub use article::{ArticleDraft, ArticleFields};
 pub use cadence::{parse_time_zone, Cadence};
+pub use dns::DnsName;
 pub use email::{envelope_form, mask as mask_email, SubscriberEmail};
 pub use feed::{FeedInterval, FeedUrl};
 pub use lang::Lang;
@@ -51,6 +53,8 @@ pub enum DomainError {
     InvalidCadence(&'static str),
     #[error("{0}")]
     InvalidFeed(&'static str),
+    #[error("a DNS name is dot-separated labels of letters, digits, hyphens and underscores")]
+    InvalidDnsName,
 }
 
 impl DomainError {
@@ -65,12 +69,49 @@ impl DomainError {
             DomainError::InvalidSender => "error_bad_request",
             DomainError::InvalidToken => "error_invalid_link",
             DomainError::UnknownStatus => "error_bad_request",
-            DomainError::InvalidArticle(_)
+            DomainError::InvalidDnsName
+            | DomainError::InvalidArticle(_)
             | DomainError::InvalidCadence(_)
             | DomainError::InvalidFeed(_) => "error_bad_request",
         }
     }
 }
+
+/// Settings name these types: they are read from TOML or the environment by the same parser as
+/// everywhere else, so a bad value stops the start with the type's own message.
+macro_rules! deserialize_with {
+    ($type:ty, $from:ty, $parse:expr) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = <$from as serde::Deserialize>::deserialize(d)?;
+                $parse(raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+deserialize_with!(Sender, String, |s: String| Sender::parse(&s));
+deserialize_with!(SubscriberEmail, String, |s: String| SubscriberEmail::parse(
+    &s
+));
+deserialize_with!(DnsName, String, |s: String| DnsName::parse(&s));
+deserialize_with!(FeedInterval, i64, FeedInterval::from_secs);
+
+/// `"...".parse()` for the types settings hold.
+macro_rules! from_str_with {
+    ($type:ty, $parse:path) => {
+        impl std::str::FromStr for $type {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, DomainError> {
+                $parse(s)
+            }
+        }
+    };
+}
+
+from_str_with!(Sender, Sender::parse);
+from_str_with!(SubscriberEmail, SubscriberEmail::parse);
+from_str_with!(DnsName, DnsName::parse);
 
 /// True if `s` holds a character that could split a mail header or a log line.
 pub(crate) fn has_control_chars(s: &str) -> bool {

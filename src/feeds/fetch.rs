@@ -1,7 +1,5 @@
 //! Fetching a feed document: connect and total timeouts, a size cap, a conditional GET.
 
-use std::time::Duration;
-
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 
@@ -51,14 +49,14 @@ impl Fetcher {
                 "Iscriviti/{} (+{contact})",
                 env!("CARGO_PKG_VERSION")
             ))
-            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
-            .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
+            .connect_timeout(settings.connect_timeout_secs.get())
+            .timeout(settings.timeout_secs.get())
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()?;
         Ok(Self {
             client,
-            timeout_secs: settings.timeout_secs.max(1),
-            max_bytes: settings.max_bytes,
+            timeout_secs: settings.timeout_secs.get().as_secs(),
+            max_bytes: settings.max_bytes.get(),
         })
     }
 

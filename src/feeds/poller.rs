@@ -3,7 +3,6 @@
 //! is logged, recorded and backed off; the other feeds of the pass are not disturbed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use tokio::sync::watch;
@@ -64,7 +63,7 @@ impl FeedPoller {
     /// Polls due feeds until `shutdown` turns true. A pass cut short by shutdown leaves its
     /// feeds leased; they are due again when the lease runs out.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let every = Duration::from_secs(self.inner.settings.check_every_secs.max(1));
+        let every = self.inner.settings.check_every_secs.get();
         tracing::info!("feed poller started");
         while !*shutdown.borrow() {
             let busy = tokio::select! {
@@ -114,7 +113,7 @@ impl FeedPoller {
 
     /// Claims a batch of due feeds and polls them concurrently.
     async fn poll_due(&self) -> Result<Vec<Polled>, DbError> {
-        let limit = self.inner.settings.concurrency.max(1) as i64;
+        let limit = self.inner.settings.concurrency.get() as i64;
         let lease = self.lease();
         let claimed = db::write(&self.inner.pool, move |conn| {
             let now = Utc::now().naive_utc();
@@ -137,7 +136,8 @@ impl FeedPoller {
     /// Long enough for a fetch at its slowest, so no other instance takes the feed meanwhile.
     fn lease(&self) -> chrono::Duration {
         let s = &self.inner.settings;
-        chrono::Duration::seconds(2 * (s.connect_timeout_secs + s.timeout_secs) as i64 + 60)
+        (s.connect_timeout_secs.chrono() + s.timeout_secs.chrono()) * 2
+            + chrono::Duration::seconds(60)
     }
 
     async fn poll(&self, claimed: ListFeed) -> Result<Polled, DbError> {

@@ -13,7 +13,6 @@ pub use message::{compose, crlf_lines, new_message_id, ComposedMail, MailParts, 
 pub use transaction::Envelope;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use std::sync::Arc;
 
@@ -30,15 +29,10 @@ pub struct MailOptions {
 impl MailOptions {
     /// From the settings; fails on an unreadable or invalid DKIM key or a bad mailto address.
     pub fn from_settings(settings: &MailSettings) -> anyhow::Result<Self> {
-        let unsubscribe_mailto = match &settings.unsubscribe_mailto {
-            Some(addr) => Some(
-                crate::domain::SubscriberEmail::parse(addr)
-                    .map_err(|e| anyhow::anyhow!("mail.unsubscribe_mailto {addr:?}: {e}"))?
-                    .as_str()
-                    .to_owned(),
-            ),
-            None => None,
-        };
+        let unsubscribe_mailto = settings
+            .unsubscribe_mailto
+            .as_ref()
+            .map(|a| a.envelope().to_string());
         Ok(Self {
             dkim: DkimSigner::from_settings(&settings.dkim)?.map(Arc::new),
             unsubscribe_mailto,
@@ -133,12 +127,12 @@ pub enum Transport {
 
 impl Transport {
     /// The transport the settings ask for, with up to `connections` SMTP connections.
-    pub fn from_settings(settings: &MailSettings, connections: usize) -> Self {
+    pub fn from_settings(settings: &MailSettings, connections: std::num::NonZeroUsize) -> Self {
         match &settings.smtp_url {
             Some(url) => Transport::Smtp(smtp::SmtpPool::new(
                 url.clone(),
-                connections.max(1),
-                Duration::from_secs(settings.send_timeout_secs.max(1)),
+                connections.get(),
+                settings.send_timeout_secs.get(),
             )),
             None => Transport::File(file::FileTransport::new(settings.dir.clone())),
         }

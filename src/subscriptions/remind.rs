@@ -1,7 +1,7 @@
 //! Asking a list's pending subscribers to confirm: what makes an import with `--status pending`
 //! useful, since those readers never went through the signup form.
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 
 use super::signup::{confirmation_mail, CONFIRM_KIND, CONFIRM_PURPOSE};
 use crate::app::{AppContext, UseCaseError};
@@ -31,7 +31,7 @@ pub async fn remind_pending(state: &AppContext, slug: ListSlug) -> Result<Remind
     })
     .await?
     .ok_or(UseCaseError::UnknownList)?;
-    let ttl = Duration::seconds(state.settings.signup.confirm_ttl_secs);
+    let ttl = state.settings.signup.confirm_ttl_secs.chrono();
     let mut done = Reminded::default();
     let mut after = 0;
     loop {

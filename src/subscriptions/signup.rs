@@ -42,8 +42,8 @@ pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutc
     if req.lists.is_empty() {
         return Err(UseCaseError::NoList);
     }
-    let ttl = Duration::seconds(state.settings.signup.confirm_ttl_secs);
-    let resend_per_hour = state.settings.signup.resend_per_hour;
+    let ttl = state.settings.signup.confirm_ttl_secs.chrono();
+    let resend_per_hour = i64::from(state.settings.signup.resend_per_hour);
     let token = Token::generate();
     let confirm_url = state.links.confirm(&token, req.lang);
     let chosen = match pick_lists(
@@ -127,7 +127,7 @@ pub(crate) fn confirmation_mail(
         .reply_to
         .as_deref()
         .and_then(|r| Sender::parse(r).ok());
-    let ttl = Duration::seconds(state.settings.signup.confirm_ttl_secs);
+    let ttl = state.settings.signup.confirm_ttl_secs.chrono();
     let rendered = state
         .templates
         .mail(

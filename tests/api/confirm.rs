@@ -53,7 +53,7 @@ async fn posting_the_link_confirms_and_posting_it_again_is_harmless() {
 
 #[tokio::test]
 async fn an_expired_link_is_refused_and_confirms_nothing() {
-    let app = spawn_app_with(|s| s.signup.confirm_ttl_secs = 1).await;
+    let app = spawn_app_with(|s| s.signup.confirm_ttl_secs = iscriviti::config::Secs::new(1)).await;
     let path = app.pending_signup("tardi@example.org", "newsletter").await;
     let token = path
         .split("token=")

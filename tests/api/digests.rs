@@ -210,8 +210,8 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
     let app = spawn_app_with(|s| {
         s.worker.enabled = false;
         s.delivery.enabled = false;
-        s.worker.retry_base_ms = 300;
-        s.worker.retry_max_ms = 300;
+        s.worker.retry_base_ms = 300u64.try_into().unwrap();
+        s.worker.retry_max_ms = 300u64.try_into().unwrap();
     })
     .await;
     app.seed_confirmed("newsletter", 2).await;
@@ -270,9 +270,9 @@ async fn an_engine_stopped_mid_send_hands_its_untried_deliveries_on_at_once() {
     let app = spawn_app_with(|s| {
         s.worker.enabled = false;
         s.delivery.enabled = false;
-        s.delivery.connections = 1;
+        s.delivery.connections = 1usize.try_into().unwrap();
         // Far longer than the test: the rest must not wait for the lease to run out.
-        s.delivery.lease_secs = 3600;
+        s.delivery.lease_secs = 3600u64.try_into().unwrap();
     })
     .await;
     // More readers than one write carries to a relay that takes chunks (a group): a stop
@@ -418,9 +418,9 @@ async fn the_preview_renders_text_and_html_in_the_lists_language() {
 #[tokio::test]
 async fn a_confirmation_mail_does_not_wait_behind_a_running_digest() {
     let app = spawn_app_with(|s| {
-        s.delivery.connections = 2;
-        s.delivery.batch_size = 20;
-        s.delivery.poll_interval_ms = 20;
+        s.delivery.connections = 2usize.try_into().unwrap();
+        s.delivery.batch_size = 20u32.try_into().unwrap();
+        s.delivery.poll_interval_ms = 20u64.try_into().unwrap();
     })
     .await;
     app.seed_confirmed("newsletter", 120).await;

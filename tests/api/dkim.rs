@@ -48,10 +48,10 @@ fn fixture(name: &str) -> std::path::PathBuf {
 fn with_key(s: &mut Settings, key: &str) {
     s.worker.enabled = false;
     s.delivery.enabled = false;
-    s.mail.dkim.domain = Some("example.org".into());
-    s.mail.dkim.selector = "news2026".into();
+    s.mail.dkim.domain = Some("example.org".parse().unwrap());
+    s.mail.dkim.selector = "news2026".parse().unwrap();
     s.mail.dkim.key_file = Some(fixture(key));
-    s.mail.unsubscribe_mailto = Some("disiscrizioni@example.org".into());
+    s.mail.unsubscribe_mailto = Some("disiscrizioni@example.org".parse().unwrap());
 }
 
 /// Two confirmed readers and a sent digest; returns the digest mails.
@@ -153,7 +153,7 @@ async fn a_bad_key_or_missing_domain_stops_the_start_with_a_clear_error() {
         ..Settings::default()
     };
     settings.mail.dkim.key_file = Some(fixture("README.md"));
-    settings.mail.dkim.domain = Some("example.org".into());
+    settings.mail.dkim.domain = Some("example.org".parse().unwrap());
     let err = Application::build(settings.clone())
         .await
         .err()

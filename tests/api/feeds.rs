@@ -92,8 +92,8 @@ async fn app() -> TestApp {
         s.worker.enabled = false;
         s.delivery.enabled = false;
         s.feeds.enabled = false;
-        s.feeds.connect_timeout_secs = 1;
-        s.feeds.timeout_secs = 1;
+        s.feeds.connect_timeout_secs = 1u64.try_into().unwrap();
+        s.feeds.timeout_secs = 1u64.try_into().unwrap();
     })
     .await
 }
@@ -414,7 +414,7 @@ async fn a_slow_server_times_out_quickly_and_the_timeout_is_recorded() {
 async fn a_feed_larger_than_the_cap_is_refused() {
     let app = spawn_app_with(|s| {
         s.feeds.enabled = false;
-        s.feeds.max_bytes = 4_096;
+        s.feeds.max_bytes = 4_096u64.try_into().unwrap();
     })
     .await;
     let server = HttpServer::start().await;

@@ -64,12 +64,12 @@ pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Set
     };
     settings.mail.smtp_url =
         Some(SmtpUrl::parse(&format!("smtp://127.0.0.1:{}", smtp.port())).unwrap());
-    settings.mail.from = "Redazione <redazione@example.org>".into();
-    settings.mail.send_timeout_secs = 5;
+    settings.mail.from = "Redazione <redazione@example.org>".parse().unwrap();
+    settings.mail.send_timeout_secs = 5u64.try_into().unwrap();
     settings.signup.per_ip_per_minute = 0;
-    settings.worker.poll_interval_ms = 50;
-    settings.worker.retry_base_ms = 100;
-    settings.worker.retry_max_ms = 400;
+    settings.worker.poll_interval_ms = 50u64.try_into().unwrap();
+    settings.worker.retry_base_ms = 100u64.try_into().unwrap();
+    settings.worker.retry_max_ms = 400u64.try_into().unwrap();
     customize(&mut settings);
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -2,6 +2,7 @@ use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use validator::Validate;
 
 use super::body::{self, Format};
 use super::{message, page, request_lang, settle_lang, PublicError};
@@ -12,8 +13,9 @@ use crate::routes::errors::Rendered;
 use crate::routes::AppState;
 use crate::subscriptions::{self, SignupRequest};
 
-/// What the form or JSON client sent, before validation.
-#[derive(Debug, Default, Deserialize, Serialize)]
+/// What the form or JSON client sent, before validation: the shape is checked here, every
+/// value by the domain type it becomes.
+#[derive(Debug, Default, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields)]
 struct RawSignup {
     #[serde(default)]
@@ -21,6 +23,7 @@ struct RawSignup {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
+    #[validate(length(min = 1))]
     lists: Vec<String>,
     #[serde(default)]
     lang: Option<String>,
@@ -46,15 +49,16 @@ impl RawSignup {
     }
 
     fn parse(&self, source: &'static str, lang: Lang) -> Result<SignupRequest, PublicError> {
+        if self.validate().is_err() {
+            // The only shape rule: at least one list.
+            return Err(PublicError::NoList);
+        }
         let lists = self
             .lists
             .iter()
             .map(|s| ListSlug::parse(s.trim()))
             .collect::<Result<Vec<_>, DomainError>>()
             .map_err(|_| PublicError::UnknownList)?;
-        if lists.is_empty() {
-            return Err(PublicError::NoList);
-        }
         Ok(SignupRequest {
             email: SubscriberEmail::parse(&self.email)?,
             name: SubscriberName::parse_optional(self.name.as_deref())?,
