@@ -344,6 +344,12 @@ async fn remind(settings: &Settings, list: &str) -> anyhow::Result<()> {
          skipped {} whose link is still valid and {} blocked",
         done.asked, sent.sent, sent.retrying, done.recently, done.blocked
     );
+    if done.unmailable > 0 {
+        eprintln!(
+            "{} pending subscribers have a stored address no mail can be built for (see the log)",
+            done.unmailable
+        );
+    }
     Ok(())
 }
 

@@ -77,8 +77,14 @@ impl SubscriberEmail {
 
     /// The SHA-256 of the normalised address, kept in the suppression list after erasure.
     pub fn suppression_hash(&self) -> String {
-        hex::encode(Sha256::digest(self.stored.as_bytes()))
+        suppression_hash(&self.stored)
     }
+}
+
+/// The suppression entry of an address as stored (read back, not validated again: an address
+/// stored under older rules must stay erasable).
+pub fn suppression_hash(stored: &str) -> String {
+    hex::encode(Sha256::digest(stored.as_bytes()))
 }
 
 impl AsRef<str> for SubscriberEmail {

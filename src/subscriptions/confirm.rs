@@ -3,7 +3,7 @@ use chrono::Utc;
 use super::signup::CONFIRM_PURPOSE;
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, subscribers, suppressions, tokens, DbConnection};
-use crate::domain::{SubscriberEmail, Token};
+use crate::domain::{suppression_hash, Token};
 
 /// What a confirmation link is worth right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,9 +74,7 @@ pub async fn confirm(state: &AppContext, token: Token) -> Result<(), ConfirmErro
         tokens::mark_used(conn, &row.hash, now)?;
         if let Some(subscriber) = subscribers::by_id(conn, row.subscriber_id)? {
             // The reader proved again that they want mail: lift an old erasure.
-            if let Ok(email) = SubscriberEmail::parse(&subscriber.email) {
-                suppressions::remove(conn, &email.suppression_hash())?;
-            }
+            suppressions::remove(conn, &suppression_hash(&subscriber.email))?;
         }
         tracing::info!(
             subscriber_id = row.subscriber_id,

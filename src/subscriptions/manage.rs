@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, outbox, subscribers, suppressions};
-use crate::domain::{Lang, ListSlug, SubscriberEmail, SubscriptionStatus};
+use crate::domain::{suppression_hash, Lang, ListSlug, SubscriptionStatus};
 
 /// Unsubscribes from one list. Returns the list's name, or None when the list or subscriber is
 /// gone (the reader is told they are unsubscribed either way: they are).
@@ -162,9 +162,7 @@ pub async fn erase(state: &AppContext, subscriber_id: i64) -> Result<bool, UseCa
             return Ok(false);
         };
         let now = Utc::now().naive_utc();
-        let hash = SubscriberEmail::parse(&subscriber.email)
-            .map(|e| e.suppression_hash())
-            .map_err(UseCaseError::Invalid)?;
+        let hash = suppression_hash(&subscriber.email);
         suppressions::add(conn, &hash, "erased", now)?;
         outbox::forget_subscriber(conn, subscriber_id)?;
         subscribers::delete(conn, subscriber_id)?;

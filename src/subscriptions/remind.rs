@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::signup::{confirmation_mail, CONFIRM_KIND, CONFIRM_PURPOSE};
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, outbox, subscribers, tokens};
-use crate::domain::{Lang, ListSlug, SubscriberEmail, Token};
+use crate::domain::{Lang, ListSlug, Token};
 
 /// Subscribers handled per transaction; their mails are composed before it opens.
 const PAGE: i64 = 500;
@@ -20,6 +20,8 @@ pub struct Reminded {
     pub recently: usize,
     /// Pending subscribers skipped: blocked by an admin.
     pub blocked: usize,
+    /// Pending subscribers whose stored address no mail can be built for.
+    pub unmailable: usize,
 }
 
 /// Queues a confirmation mail (a fresh link, in the subscriber's language) for every pending
@@ -61,14 +63,18 @@ pub async fn remind_pending(state: &AppContext, slug: ListSlug) -> Result<Remind
                 done.recently += 1;
                 continue;
             }
-            let email = SubscriberEmail::parse(&s.email)?;
+            // As stored: a row written under older rules is mailed if the relay takes it.
             let lang = Lang::parse(&s.language).unwrap_or_default();
             let token = Token::generate();
             let url = state.links.confirm(&token, lang);
             let lists = std::slice::from_ref(&list);
-            let (from, mail) =
-                confirmation_mail(state, lists, &email, s.name.as_deref(), lang, &url)?;
-            mails.push((s.id, email, token.hash(), from, mail));
+            match confirmation_mail(state, lists, &s.email, s.name.as_deref(), lang, &url) {
+                Ok((from, mail)) => mails.push((s.id, s.email, token.hash(), from, mail)),
+                Err(e) => {
+                    tracing::warn!(subscriber_id = s.id, error = %e, "no reminder for this subscriber");
+                    done.unmailable += 1;
+                }
+            }
         }
         if mails.is_empty() {
             continue;
@@ -88,7 +94,7 @@ pub async fn remind_pending(state: &AppContext, slug: ListSlug) -> Result<Remind
                         kind: CONFIRM_KIND,
                         subscriber_id: Some(*id),
                         sender: from.address(),
-                        recipient: email.as_str(),
+                        recipient: email,
                         message_id: &mail.message_id,
                         body: &mail.content,
                     },

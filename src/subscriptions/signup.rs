@@ -60,7 +60,7 @@ pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutc
     let (from, mail) = confirmation_mail(
         state,
         &chosen,
-        &req.email,
+        req.email.as_str(),
         req.name.as_ref().map(SubscriberName::as_str),
         req.lang,
         &confirm_url,
@@ -109,7 +109,7 @@ pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutc
 pub(crate) fn confirmation_mail(
     state: &AppContext,
     lists: &[lists::List],
-    email: &SubscriberEmail,
+    email: &str,
     name: Option<&str>,
     lang: Lang,
     confirm_url: &str,
@@ -144,7 +144,7 @@ pub(crate) fn confirmation_mail(
     let mail = compose(&MailParts {
         from: &from,
         reply_to: reply_to.as_ref(),
-        to: email.as_str(),
+        to: email,
         subject: &rendered.subject,
         text: &rendered.text,
         html: &rendered.html,

@@ -99,3 +99,42 @@ async fn an_erased_reader_who_signs_up_and_confirms_again_is_no_longer_suppresse
         .suppression_hash();
     assert!(!app.db(move |c| db::suppressions::contains(c, &hash)).await);
 }
+
+/// A row stored under older, looser rules is read as stored: its reader can still erase
+/// their data, and a reminder run goes on past them.
+#[tokio::test]
+async fn addresses_stored_under_older_rules_are_erasable_and_do_not_stop_a_reminder() {
+    let app = spawn_app().await;
+    let old = ["twodots..here@example.org", "me@[127.0.0.1]"];
+    let ids = app
+        .db(move |c| {
+            let now = chrono::Utc::now().naive_utc();
+            let l = db::lists::by_slug(c, "newsletter")?.unwrap();
+            let mut ids = Vec::new();
+            for email in old {
+                let s = db::subscribers::insert(c, email, None, "it", now)?;
+                let pending = iscriviti::domain::SubscriptionStatus::Pending;
+                db::subscribers::set_subscription(c, s.id, l.id, pending, "old", now)?;
+                ids.push(s.id);
+            }
+            Ok(ids)
+        })
+        .await;
+    let reminded = iscriviti::subscriptions::remind_pending(
+        &app.state,
+        iscriviti::domain::ListSlug::parse("newsletter").unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reminded.asked + reminded.unmailable, 2, "{reminded:?}");
+    let path = app.path_of(&app.state.links.preferences(ids[1]));
+    assert_eq!(
+        app.post_form(&format!("{path}/erase"), "").await.status(),
+        200
+    );
+    assert_eq!(app.count("suppressions").await, 1);
+    assert!(app
+        .db(|c| db::subscribers::by_email(c, "me@[127.0.0.1]"))
+        .await
+        .is_none());
+}
