@@ -11,12 +11,13 @@
 mod lease;
 
 pub mod articles;
-pub mod bulk;
 pub mod counts;
 pub mod deliveries;
 pub mod digests;
+pub mod export;
 pub mod feeds;
 mod ids;
+pub mod import;
 pub mod instances;
 pub mod lists;
 pub mod outbox;

@@ -48,7 +48,7 @@ struct Ready {
 
 /// One sending worker's share of a batch: the queue it takes deliveries from, and where it
 /// settles their outcomes.
-struct Feed {
+struct Share {
     engine: Arc<Core>,
     queue: Arc<Mutex<VecDeque<Job>>>,
     by_key: Arc<Recipients>,
@@ -59,7 +59,7 @@ struct Feed {
     spares: Vec<String>,
 }
 
-impl Feed {
+impl Share {
     fn settle(&self, delivery: ClaimedDelivery, outcome: Outcome) {
         self.outcomes
             .lock()
@@ -111,7 +111,7 @@ pub(super) async fn worker(
     // which must not happen while waiting for a connection another batch holds.
     let transport = engine.transport.clone();
     let mut session = transport.session().await;
-    let mut feed = Feed {
+    let mut share = Share {
         engine,
         queue,
         by_key,
@@ -120,22 +120,22 @@ pub(super) async fn worker(
         spares: Vec::new(),
     };
     if session.takes_groups().await {
-        in_groups(&mut feed, &mut session).await;
+        in_groups(&mut share, &mut session).await;
     } else {
-        one_by_one(&mut feed, &mut session).await;
+        one_by_one(&mut share, &mut session).await;
     }
     session.finish().await;
 }
 
 /// Up to GROUP messages (and about GROUP_BYTES) in one write, one read for their replies. A
 /// message that must wait for its slot closes the group before it.
-async fn in_groups(feed: &mut Feed, session: &mut Session<'_>) {
+async fn in_groups(share: &mut Share, session: &mut Session<'_>) {
     let mut held: Option<Ready> = None;
     loop {
         let mut group: Vec<Ready> = Vec::with_capacity(GROUP);
         let mut bytes = 0;
         while group.len() < GROUP && bytes < GROUP_BYTES {
-            let Some(r) = held.take().or_else(|| feed.next_ready()) else {
+            let Some(r) = held.take().or_else(|| share.next_ready()) else {
                 break;
             };
             if let Some(at) = r.not_before {
@@ -151,9 +151,9 @@ async fn in_groups(feed: &mut Feed, session: &mut Session<'_>) {
         if group.is_empty() {
             return;
         }
-        if feed.stopping() {
+        if share.stopping() {
             for r in group {
-                feed.settle(r.delivery, Outcome::Released);
+                share.settle(r.delivery, Outcome::Released);
             }
             continue;
         }
@@ -173,25 +173,25 @@ async fn in_groups(feed: &mut Feed, session: &mut Session<'_>) {
         let sent = session.send_group(&mut outgoing).await;
         drop(outgoing);
         for (r, sent) in group.into_iter().zip(sent) {
-            feed.sent(r, sent);
+            share.sent(r, sent);
         }
     }
 }
 
 /// One message per write: each is built before the previous one is sent, so the relay is told
 /// about it in the same write (unless it must wait for its slot).
-async fn one_by_one(feed: &mut Feed, session: &mut Session<'_>) {
-    let mut next = feed.next_ready();
+async fn one_by_one(share: &mut Share, session: &mut Session<'_>) {
+    let mut next = share.next_ready();
     while let Some(mut this) = next.take() {
-        if feed.stopping() {
-            feed.settle(this.delivery, Outcome::Released);
-            next = feed.next_ready();
+        if share.stopping() {
+            share.settle(this.delivery, Outcome::Released);
+            next = share.next_ready();
             continue;
         }
         if let Some(at) = this.not_before {
             tokio::time::sleep_until(at).await;
         }
-        next = feed.next_ready();
+        next = share.next_ready();
         let announce = next
             .as_ref()
             .filter(|n| n.not_before.is_none())
@@ -200,7 +200,7 @@ async fn one_by_one(feed: &mut Feed, session: &mut Session<'_>) {
         let sent = session
             .send(&this.envelope, &name, &mut this.message, announce)
             .await;
-        feed.sent(this, sent);
+        share.sent(this, sent);
     }
 }
 

@@ -2,6 +2,7 @@
 //! send it (now or at a time), watch it, pause, resume, cancel, retry the failures.
 
 mod add;
+mod assembly;
 mod render;
 mod schedule;
 mod stencil;

@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
-use super::stencil::{Personal, Stencil, MARKERS};
+use super::assembly::Bulk;
+use super::stencil::Personal;
 use crate::app::UseCaseError;
 use crate::db::{self, lists, DbConnection};
 use crate::domain::{Lang, Sender};
 use crate::links::Links;
-use crate::mail::{
-    compose, crlf_lines, header_safe, new_message_id, Addressee, ComposedMail, Letterhead,
-    MailOptions, MailParts, Part, TransferEncoding,
-};
+use crate::mail::{compose, ComposedMail, MailOptions, MailParts};
 use crate::templates::Templates;
 
 /// Everything about a digest that is the same for every recipient.
@@ -27,20 +25,12 @@ pub struct PreparedDigest {
     /// `List-Id` (RFC 2919): the list's name and `<slug.host>`.
     pub list_id_header: String,
     /// Shared by every recipient's text part: the article list is rendered once per digest.
-    text_ctx: Value,
+    pub(super) text_ctx: Value,
     /// The same for the HTML part.
-    html_ctx: Value,
-    options: MailOptions,
+    pub(super) html_ctx: Value,
+    pub(super) options: MailOptions,
     /// The fast way to each reader's copy, when it gives what the templates give.
-    bulk: Option<Bulk>,
-}
-
-/// A digest's headers and bodies formatted once: text and HTML stencils for readers without a
-/// name and with one (the greeting differs).
-struct Bulk {
-    letterhead: Letterhead,
-    anonymous: (Stencil, Stencil),
-    named: (Stencil, Stencil),
+    pub(super) bulk: Option<Bulk>,
 }
 
 /// What a digest is made of, as stored.
@@ -72,7 +62,7 @@ struct ArticleView<'a> {
 
 impl RecipientView<'_> {
     /// The reader's name; an empty one is none, in every copy and every template.
-    fn name(&self) -> Option<&str> {
+    pub(super) fn name(&self) -> Option<&str> {
         self.name.filter(|n| !n.is_empty())
     }
 }
@@ -163,57 +153,6 @@ impl PreparedDigest {
         Ok(prepared)
     }
 
-    /// Formats the shared parts once, and keeps them only if two sample readers (one without a
-    /// name, one whose name needs escaping) get exactly what the templates give them.
-    fn bulk(&self, templates: &Templates) -> Result<Bulk, &'static str> {
-        const ALTERED: &str = "a template alters a reader's value";
-        let stencils = |name| {
-            let markers = Personal { name, ..MARKERS };
-            let (text, html) = self
-                .render_bodies(templates, &markers)
-                .map_err(|_| "the templates failed")?;
-            let text = Stencil::parse(&text, false).ok_or(ALTERED)?;
-            Ok::<_, &str>((text, Stencil::parse(&html, true).ok_or(ALTERED)?))
-        };
-        let bulk = Bulk {
-            letterhead: Letterhead::new(
-                &self.sender,
-                self.reply_to.as_ref(),
-                &self.subject,
-                &self.shared_headers(),
-            ),
-            anonymous: stencils(None)?,
-            named: stencils(MARKERS.name)?,
-        };
-        for name in [None, Some("Zoë <O'Brien> & \"co\"/ =")] {
-            let sample = Personal {
-                name,
-                unsubscribe_url: "https://example.org/unsubscribe/1.2.x?a=b&c=d",
-                preferences_url: "https://example.org/preferences/1.x",
-            };
-            let (text, html) = self
-                .render_bodies(templates, &sample)
-                .map_err(|_| "the templates failed")?;
-            let (text_stencil, html_stencil) = bulk.stencils(name);
-            for (stencil, expected) in [(text_stencil, text), (html_stencil, html)] {
-                let mut out = String::new();
-                stencil.write(&mut out, &sample);
-                let decoded = match stencil.encoding() {
-                    TransferEncoding::EightBit => Some(out),
-                    TransferEncoding::QuotedPrintable => {
-                        quoted_printable::decode(&out, quoted_printable::ParseMode::Strict)
-                            .ok()
-                            .and_then(|d| String::from_utf8(d).ok())
-                    }
-                };
-                if decoded != Some(crlf_lines(&expected).0) {
-                    return Err("a sample reader's copy differs from the templates'");
-                }
-            }
-        }
-        Ok(bulk)
-    }
-
     /// Text and HTML for one recipient.
     pub fn bodies(
         &self,
@@ -241,7 +180,7 @@ impl PreparedDigest {
         self.render_bodies(templates, &personal)
     }
 
-    fn render_bodies(
+    pub(super) fn render_bodies(
         &self,
         templates: &Templates,
         reader: &Personal<'_>,
@@ -310,62 +249,8 @@ impl PreparedDigest {
         .map_err(|e| UseCaseError::Mail(e.to_string()))
     }
 
-    /// The copy from the parts formatted once; None when this reader's copy needs the general
-    /// composer (no bulk parts, an address or link that is not printable ASCII, a name with a
-    /// line break or the boundary in it, an 8bit line that would grow past 998 octets).
-    fn compose_bulk(
-        &self,
-        links: &Links,
-        to: &RecipientView<'_>,
-        unsubscribe_url: &str,
-        list_unsubscribe: &str,
-        buf: String,
-    ) -> Option<ComposedMail> {
-        let bulk = self.bulk.as_ref()?;
-        let name = to.name();
-        let headers_safe = [to.email, unsubscribe_url, list_unsubscribe]
-            .iter()
-            .chain(to.message_id.as_ref())
-            .all(|v| header_safe(v));
-        if !headers_safe || !name.map_or(true, |n| bulk.letterhead.admits(n)) {
-            return None;
-        }
-        let preferences_url = links.preferences(to.subscriber_id);
-        let reader = Personal {
-            name,
-            unsubscribe_url,
-            preferences_url: &preferences_url,
-        };
-        let message_id = match to.message_id {
-            Some(id) => id.to_owned(),
-            None => new_message_id(self.sender.domain()),
-        };
-        let addressee = Addressee {
-            to: to.email,
-            message_id: &message_id,
-            list_unsubscribe,
-        };
-        let (text, html) = bulk.stencils(name);
-        let (mut text_fits, mut html_fits) = (false, false);
-        let content = bulk.letterhead.write(
-            buf,
-            &addressee,
-            Part {
-                encoding: text.encoding(),
-                write: |out: &mut String| text_fits = text.write(out, &reader),
-            },
-            Part {
-                encoding: html.encoding(),
-                write: |out: &mut String| html_fits = html.write(out, &reader),
-            },
-            text.fixed_len() + html.fixed_len() + 1024,
-        );
-        (text_fits && html_fits)
-            .then(|| ComposedMail::new(message_id, content, self.options.dkim.as_deref()))
-    }
-
     /// List-Id and List-Unsubscribe-Post: the list headers every reader's copy shares.
-    fn shared_headers(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn shared_headers(&self) -> Vec<(&'static str, String)> {
         vec![
             ("List-Id", self.list_id_header.clone()),
             (
@@ -373,16 +258,6 @@ impl PreparedDigest {
                 "List-Unsubscribe=One-Click".to_owned(),
             ),
         ]
-    }
-}
-
-impl Bulk {
-    fn stencils(&self, name: Option<&str>) -> (&Stencil, &Stencil) {
-        let (text, html) = match name {
-            Some(_) => &self.named,
-            None => &self.anonymous,
-        };
-        (text, html)
     }
 }
 

@@ -1,14 +1,14 @@
 //! Outgoing mail: building standards-compliant messages, and the transports that carry them.
 
-mod bulk;
 mod dkim;
 mod file;
+mod letterhead;
 mod message;
 mod smtp;
 mod transaction;
 
-pub use bulk::{header_safe, Addressee, Letterhead, Part, TransferEncoding};
 pub use dkim::{DkimError, DkimSigner};
+pub use letterhead::{header_safe, Addressee, Letterhead, Part, TransferEncoding};
 pub use message::{compose, crlf_lines, new_message_id, ComposedMail, MailParts, MAX_LINE};
 pub use transaction::Envelope;
 

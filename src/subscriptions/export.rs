@@ -5,7 +5,7 @@ use std::io::Write;
 use chrono::NaiveDateTime;
 
 use super::import::TransferError;
-use crate::db::{self, bulk, lists, Pool};
+use crate::db::{self, export, lists, Pool};
 use crate::domain::{ListSlug, SubscriptionStatus};
 
 /// Rows fetched per query.
@@ -40,7 +40,7 @@ pub async fn export<W: Write + Send + 'static>(
         csv.write_record(EXPORT_HEADER)?;
         let (mut after, mut written) = (0, 0);
         loop {
-            let page = bulk::export_page(conn, list.id, status, after, page_rows.max(1))?;
+            let page = export::export_page(conn, list.id, status, after, page_rows.max(1))?;
             let Some(last) = page.last() else { break };
             after = last.subscriber_id;
             for row in &page {

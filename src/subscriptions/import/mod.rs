@@ -8,15 +8,19 @@
 //! already on the list change nothing.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::io::Read;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::db::{self, bulk, lists, Backend, DbConnection, DbError, Pool};
-use crate::domain::{ListSlug, SubscriberEmail, SubscriberName, SubscriptionStatus};
+use crate::db::{self, import, lists, Backend, DbConnection, DbError, Pool};
+use crate::domain::{ListSlug, SubscriptionStatus};
+
+mod read;
+
+use read::read_chunks;
 
 /// Rows per chunk: large enough that per-statement and per-commit costs vanish, small enough
 /// that a transaction stays short (signups wait for SQLite's write lock meanwhile) and that an
@@ -103,13 +107,13 @@ impl From<diesel::result::Error> for TransferError {
 #[derive(Default)]
 struct Part {
     index: u64,
-    rows: Vec<bulk::ImportRow>,
+    rows: Vec<import::ImportRow>,
     read: u64,
     left: u64,
     rejected: Vec<(u64, String)>,
 }
 
-type Written = Result<(Part, bulk::ChunkOutcome), TransferError>;
+type Written = Result<(Part, import::ChunkOutcome), TransferError>;
 
 /// Writers per import. On PostgreSQL each connection's server process works on one core, mostly
 /// on foreign-key checks, so two connections import 1.7 times as fast on two cores; SQLite
@@ -141,7 +145,7 @@ where
         Ok::<_, TransferError>((list, db::backend(conn)))
     })
     .await?;
-    let target = Arc::new(bulk::ImportTarget {
+    let target = Arc::new(import::ImportTarget {
         list_id: list.id,
         status: req.status,
         source: req.source,
@@ -179,7 +183,7 @@ where
     let n = jobs.len();
     let collect = async {
         let mut report = ImportReport::default();
-        let mut done: HashMap<u64, (usize, Part, bulk::ChunkOutcome)> = HashMap::new();
+        let mut done: HashMap<u64, (usize, Part, import::ChunkOutcome)> = HashMap::new();
         let mut next = 0;
         while let Some(result) = written.recv().await {
             let (part, outcome) = result?;
@@ -214,13 +218,13 @@ where
     jobs.into_iter().collect::<Result<Vec<()>, _>>()?;
     let report = report?;
     if report.imported >= ANALYZE_AFTER {
-        db::run(pool, |conn| Ok::<_, TransferError>(bulk::analyze(conn)?)).await?;
+        db::run(pool, |conn| Ok::<_, TransferError>(import::analyze(conn)?)).await?;
     }
     Ok(report)
 }
 
 impl ImportReport {
-    fn add(&mut self, chunk: &Part, outcome: &bulk::ChunkOutcome) {
+    fn add(&mut self, chunk: &Part, outcome: &import::ChunkOutcome) {
         self.read += chunk.read;
         self.bad += chunk.rejected.len() as u64;
         self.imported += outcome.imported;
@@ -235,174 +239,22 @@ impl ImportReport {
 /// failure drops `parts`, which stops the reader and so the other writers.
 fn write_parts(
     conn: &mut DbConnection,
-    target: &bulk::ImportTarget,
+    target: &import::ImportTarget,
     parts: Receiver<Part>,
     results: &UnboundedSender<Written>,
 ) -> Result<(), TransferError> {
-    bulk::start_import(conn)?;
+    import::start_import(conn)?;
     let written = parts.into_iter().try_for_each(|mut part| {
         let outcome = if part.rows.is_empty() {
-            bulk::ChunkOutcome::default()
+            import::ChunkOutcome::default()
         } else {
-            db::transaction(conn, |c| bulk::import_chunk(c, target, &part.rows))?
+            db::transaction(conn, |c| import::import_chunk(c, target, &part.rows))?
         };
         part.rows = Vec::new();
         let _ = results.send(Ok((part, outcome)));
         Ok::<_, TransferError>(())
     });
-    let finished = bulk::finish_import(conn);
+    let finished = import::finish_import(conn);
     written?;
     Ok(finished?)
-}
-
-/// Reads `input` in chunks of `chunk_rows` rows and shares each out to the writers.
-fn read_chunks<R: Read>(
-    input: R,
-    chunk_rows: usize,
-    writers: &[SyncSender<Part>],
-) -> Result<(), TransferError> {
-    let mut input = BufReader::with_capacity(256 * 1024, input);
-    let delimiter = sniff_delimiter(input.fill_buf()?);
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(input);
-    let headers = csv.byte_headers()?.clone();
-    let column = |want: &str| {
-        headers.iter().position(|h| {
-            let h = String::from_utf8_lossy(h);
-            h.trim_start_matches('\u{feff}')
-                .trim()
-                .eq_ignore_ascii_case(want)
-        })
-    };
-    let Some(email_col) = column("email") else {
-        let found: Vec<String> = headers
-            .iter()
-            .map(|h| format!("{:?}", String::from_utf8_lossy(h)))
-            .collect();
-        return Err(TransferError::NoEmailColumn(found.join(", ")));
-    };
-    let columns = Columns {
-        email: email_col,
-        name: column("name"),
-        status: column("status"),
-    };
-
-    let new_chunk = |index| -> Vec<Part> {
-        (0..writers.len())
-            .map(|_| Part {
-                index,
-                ..Part::default()
-            })
-            .collect()
-    };
-    let (mut index, mut read) = (0, 0);
-    let mut chunk = new_chunk(index);
-    let mut record = csv::ByteRecord::new();
-    let mut first_line: HashMap<String, u64> = HashMap::new();
-    loop {
-        let more = csv.read_byte_record(&mut record)?;
-        if more {
-            let line = record.position().map_or(0, |p| p.line());
-            read += 1;
-            sort_row(&record, line, &columns, &mut chunk, &mut first_line);
-        }
-        if read == chunk_rows || (!more && read > 0) {
-            chunk[0].read = read as u64;
-            for (part, writer) in std::mem::replace(&mut chunk, new_chunk(index + 1))
-                .into_iter()
-                .zip(writers)
-            {
-                if writer.send(part).is_err() {
-                    return Ok(()); // a writer failed and said why
-                }
-            }
-            (index, read) = (index + 1, 0);
-            first_line.clear();
-        }
-        if !more {
-            return Ok(());
-        }
-    }
-}
-
-/// Where the columns an import reads are.
-struct Columns {
-    email: usize,
-    name: Option<usize>,
-    /// Other columns are ignored, but a file that says a reader unsubscribed (an export of
-    /// ours, or of another tool) must not subscribe them again.
-    status: Option<usize>,
-}
-
-/// Puts a row into the chunk: rows to the writer of their address, refusals to the first part.
-fn sort_row(
-    record: &csv::ByteRecord,
-    line: u64,
-    columns: &Columns,
-    chunk: &mut [Part],
-    first_line: &mut HashMap<String, u64>,
-) {
-    let left = columns
-        .status
-        .and_then(|i| record.get(i))
-        .is_some_and(|s| s.trim_ascii().eq_ignore_ascii_case(b"unsubscribed"));
-    if left {
-        chunk[0].left += 1;
-        return;
-    }
-    let (email, name) = match parse_row(record, columns.email, columns.name) {
-        Ok(row) => row,
-        Err(reason) => {
-            chunk[0].rejected.push((line, reason));
-            return;
-        }
-    };
-    if let Some(first) = first_line.get(email.as_str()) {
-        chunk[0]
-            .rejected
-            .push((line, format!("duplicate of line {first}")));
-        return;
-    }
-    first_line.insert(email.as_str().to_owned(), line);
-    let email_hash = email.suppression_hash();
-    let writer = usize::from(email_hash.as_bytes()[0]) % chunk.len();
-    chunk[writer].rows.push(bulk::ImportRow {
-        line,
-        email_hash,
-        email: email.as_str().to_owned(),
-        name: name.map(|n| n.as_str().to_owned()),
-    });
-}
-
-/// The address and name of a row, or why the row is refused.
-fn parse_row(
-    record: &csv::ByteRecord,
-    email_col: usize,
-    name_col: Option<usize>,
-) -> Result<(SubscriberEmail, Option<SubscriberName>), String> {
-    let field = |i: usize| {
-        std::str::from_utf8(record.get(i).unwrap_or_default())
-            .map_err(|_| "not valid UTF-8 (save the file as UTF-8)".to_owned())
-    };
-    let raw = field(email_col)?;
-    if raw.trim().is_empty() {
-        return Err("no e-mail address".into());
-    }
-    let email = SubscriberEmail::parse(raw).map_err(|e| format!("{e}: {raw:?}"))?;
-    let name = match name_col {
-        Some(i) => SubscriberName::parse_optional(Some(field(i)?)).map_err(|e| e.to_string())?,
-        None => None,
-    };
-    Ok((email, name))
-}
-
-/// Spreadsheets set to an Italian locale save CSV with semicolons: the header line decides.
-fn sniff_delimiter(start: &[u8]) -> u8 {
-    let header = start.split(|&b| b == b'\n').next().unwrap_or_default();
-    [b',', b';', b'\t']
-        .into_iter()
-        .find(|d| header.contains(d))
-        .unwrap_or(b',')
 }
