@@ -6,6 +6,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
 use super::counts::{add_counts, Counted};
 use super::ids::in_ids;
+use super::lease::claim_sql;
 use super::schema::{deliveries, subscribers, subscriptions};
 use super::DbConnection;
 use crate::domain::DeliveryStatus;
@@ -41,38 +42,22 @@ pub fn claim(
     // Expired leases first, then queued rows, each branch stopping at the limit: no sort over
     // the whole queue, which for a large send would make every claim scan it. SQLite is told
     // which (partial) index to use: without statistics it would rather walk the digest's rows.
-    const PG: &str = "WITH expired AS (SELECT id FROM deliveries \
+    const CLAIM: &str = "WITH expired AS (SELECT id FROM deliveries {indexed_by deliveries_leased} \
             WHERE status = 'sending' AND lease_until < $3 \
               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') \
-            LIMIT $4 FOR UPDATE SKIP LOCKED), \
-        due AS (SELECT id FROM deliveries \
+            LIMIT $4 {skip_locked}), \
+        due AS (SELECT id FROM deliveries {indexed_by deliveries_retrying} \
             WHERE status = 'queued' AND retry_at <= $3 \
               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') \
-            LIMIT $4 FOR UPDATE SKIP LOCKED) \
+            LIMIT $4 {skip_locked}) \
         UPDATE deliveries SET status = 'sending', lease_until = $1, lease_owner = $2, \
-        attempts = attempts + 1, retry_at = NULL, \
-        message_id = COALESCE(message_id, '<' || CAST(id AS TEXT) || '.' || CAST(digest_id AS TEXT) || $5) \
+        attempts = attempts + 1, retry_at = NULL, message_id = {message_id $5} \
         WHERE id IN (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) AS d LIMIT $4) \
-        RETURNING id, digest_id, subscriber_id, attempts, message_id";
-    const SQLITE: &str = "UPDATE deliveries SET status = 'sending', lease_until = ?1, lease_owner = ?2, \
-        attempts = attempts + 1, retry_at = NULL, \
-        message_id = COALESCE(message_id, '<' || CAST(id AS TEXT) || '.' || CAST(digest_id AS TEXT) || ?5) \
-        WHERE id IN (SELECT id FROM ( \
-            SELECT * FROM (SELECT id FROM deliveries INDEXED BY deliveries_leased \
-               WHERE status = 'sending' AND lease_until < ?3 \
-               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') LIMIT ?4) \
-            UNION ALL \
-            SELECT * FROM (SELECT id FROM deliveries INDEXED BY deliveries_retrying \
-               WHERE status = 'queued' AND retry_at <= ?3 \
-               AND digest_id IN (SELECT id FROM digests WHERE status = 'sending') LIMIT ?4)) LIMIT ?4) \
         RETURNING id, digest_id, subscriber_id, attempts, message_id";
     if !claimable(conn, now)? {
         return Ok(Vec::new());
     }
-    let sql = match conn {
-        DbConnection::Pg(_) => PG,
-        DbConnection::Sqlite(_) => SQLITE,
-    };
+    let sql = claim_sql(super::backend(conn), CLAIM);
     let mut rows: Vec<ClaimedDelivery> = diesel::sql_query(sql)
         .bind::<Timestamp, _>(lease_until)
         .bind::<Text, _>(owner)

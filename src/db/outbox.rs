@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp};
 
+use super::lease::claim_sql;
 use super::schema::outbox;
 use super::DbConnection;
 use crate::domain::OutboxStatus;
@@ -118,25 +119,15 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
-    const PG: &str = "UPDATE outbox SET status = 'sending', lease_until = $1, lease_owner = $2, \
+    const CLAIM: &str =
+        "UPDATE outbox SET status = 'sending', lease_until = $1, lease_owner = $2, \
         attempts = attempts + 1 \
         WHERE id IN (SELECT id FROM outbox \
             WHERE (status = 'queued' AND next_attempt_at <= $3) \
                OR (status = 'sending' AND lease_until < $3) \
-            ORDER BY priority, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+            ORDER BY priority, id LIMIT $4 {skip_locked}) \
         RETURNING id, sender, recipient, message_id, body, attempts";
-    const SQLITE: &str =
-        "UPDATE outbox SET status = 'sending', lease_until = ?1, lease_owner = ?2, \
-        attempts = attempts + 1 \
-        WHERE id IN (SELECT id FROM outbox \
-            WHERE (status = 'queued' AND next_attempt_at <= ?3) \
-               OR (status = 'sending' AND lease_until < ?3) \
-            ORDER BY priority, id LIMIT ?4) \
-        RETURNING id, sender, recipient, message_id, body, attempts";
-    let sql = match conn {
-        DbConnection::Pg(_) => PG,
-        DbConnection::Sqlite(_) => SQLITE,
-    };
+    let sql = claim_sql(super::backend(conn), CLAIM);
     let mut rows: Vec<Claimed> = diesel::sql_query(sql)
         .bind::<Timestamp, _>(lease_until)
         .bind::<Text, _>(owner)

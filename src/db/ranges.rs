@@ -19,15 +19,10 @@ use diesel::sql_types::{Nullable, Text};
 
 use super::deliveries::ClaimedDelivery;
 use super::ids::in_ids;
+use super::lease;
 use super::schema::{deliveries, delivery_ranges, digests};
 use super::DbConnection;
 use crate::domain::{DeliveryStatus, DigestStatus};
-
-/// The Message-ID of a delivery, as the one-by-one claim also builds it in SQL:
-/// `<{delivery}.{digest}{suffix}`, the same on every attempt.
-pub fn message_id(delivery_id: i64, digest_id: i64, suffix: &str) -> String {
-    format!("<{delivery_id}.{digest_id}{suffix}")
-}
 
 /// Leased untried deliveries.
 #[derive(Debug)]
@@ -203,7 +198,7 @@ fn untried(
                 subscriber_id,
                 attempts: attempts + 1,
                 message_id: Some(
-                    message_id.unwrap_or_else(|| self::message_id(id, digest_id, suffix)),
+                    message_id.unwrap_or_else(|| lease::message_id(id, digest_id, suffix)),
                 ),
             },
         )
@@ -240,12 +235,10 @@ pub fn mark_sent(
     if ids.is_empty() {
         return Ok(0);
     }
-    // The same Message-ID as `message_id` and the one-by-one claim, built from the row.
-    let message_id = sql::<Nullable<Text>>(
-        "COALESCE(message_id, '<' || CAST(id AS TEXT) || '.' || CAST(digest_id AS TEXT) || ",
-    )
-    .bind::<Text, _>(suffix)
-    .sql(")");
+    // The same Message-ID as the claim gives, built from the row.
+    let message_id = sql::<Nullable<Text>>(lease::MESSAGE_ID_SQL)
+        .bind::<Text, _>(suffix)
+        .sql(")");
     let untried = deliveries::table
         .filter(in_ids(deliveries::id, ids))
         .filter((deliveries::digest_id + 0i64).eq(digest_id))
