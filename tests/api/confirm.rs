@@ -63,7 +63,10 @@ async fn an_expired_link_is_refused_and_confirms_nothing() {
         .next()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    crate::helpers::eventually(10, "the link to expire", || async {
+        app.get(&path).await.status() == 410
+    })
+    .await;
     let res = app.get(&path).await;
     assert_eq!(res.status(), 410);
     assert!(res.text().await.unwrap().contains("Il link è scaduto"));

@@ -51,7 +51,15 @@ fn copies(app: &TestApp) -> HashMap<String, usize> {
 /// Sent messages the relay accepted that the database does not yet record as sent: what a
 /// kill at this moment would send twice. Read once the relay has taken what was written.
 async fn in_flight(app: &TestApp, id: i64) -> usize {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen = app.smtp.received().len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = app.smtp.received().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
     let recorded = digests::status(&app.state.pool, id).await.unwrap().1.sent as usize;
     let accepted = copies(app).len();
     accepted.saturating_sub(recorded)
@@ -255,10 +263,17 @@ async fn a_relay_outage_pauses_the_send_and_loses_nothing() {
     let (mut app, id) = prepared_send().await;
     app.smtp.stop();
     let _server = ChildServer::start(&app, &config());
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually(30, "failed attempts to be queued for a retry", || async {
+        digests::status(&app.state.pool, id)
+            .await
+            .unwrap()
+            .1
+            .retrying
+            > 0
+    })
+    .await;
     let p = digests::status(&app.state.pool, id).await.unwrap().1;
     assert_eq!((p.sent, p.failed), (0, 0), "nothing sent, nothing given up");
-    assert!(p.retrying > 0, "failed attempts are queued for a retry");
 
     app.smtp.restart().await;
     eventually(120, "the digest to finish", || is_sent(&app, id)).await;
@@ -295,8 +310,11 @@ async fn an_idle_instance_starts_digests_another_process_started_or_scheduled() 
         .unwrap()
         .id;
     let _server = ChildServer::start(&app, &config());
-    // Long enough for the instance to find nothing to do and go idle (polling every 100 ms).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The instance is up (its heartbeat says so) and has found nothing to send.
+    eventually(30, "the instance to start", || async {
+        app.count_where("instances", "engine = TRUE").await > 0
+    })
+    .await;
     assert!(app.smtp.received().is_empty());
 
     digests::start(&app.state.pool, now).await.unwrap();

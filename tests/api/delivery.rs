@@ -42,9 +42,10 @@ async fn mail_recorded_while_the_relay_is_down_arrives_once_it_is_back() {
     let mails = app.mails(1).await;
     assert_eq!(mails.len(), 1);
     confirm_link(&mails[0]);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let rows = app.db(db::outbox::all).await;
-    assert_eq!(rows[0].status.as_str(), "sent");
+    crate::helpers::eventually(10, "the row to be recorded as sent", || async {
+        app.db(db::outbox::all).await[0].status.as_str() == "sent"
+    })
+    .await;
     assert_eq!(app.smtp.received().len(), 1, "sent exactly once");
 }
 

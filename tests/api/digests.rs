@@ -255,8 +255,7 @@ async fn temporary_failures_are_retried_permanent_ones_recorded_and_retry_failed
         "deliveries waiting for their retry are no work yet"
     );
     app.smtp.set_mode(SmtpMode::Accept);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert!(engine_has_work(&app).await, "their retry is due");
+    crate::helpers::eventually(10, "their retry to be due", || engine_has_work(&app)).await;
     app.engine.drain().await.unwrap();
     assert!(!engine_has_work(&app).await);
     let p = digests::status(&app.state.pool, id).await.unwrap().1;
@@ -362,9 +361,19 @@ async fn a_scheduled_digest_starts_when_due_and_not_before() {
     digests::schedule(&app.state.pool, d.id, soon)
         .await
         .unwrap();
-    assert_eq!(app.engine.drain().await.unwrap().sent, 0);
-    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
-    assert_eq!(app.engine.drain().await.unwrap().sent, 1);
+    assert_eq!(
+        app.engine.drain().await.unwrap().sent,
+        0,
+        "not before its time"
+    );
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    crate::helpers::eventually(10, "the scheduled digest to go out", || async {
+        let n = app.engine.drain().await.unwrap().sent;
+        sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n > 0
+    })
+    .await;
+    assert!(chrono::Utc::now().naive_utc() >= soon, "sent at its time");
+    assert_eq!(sent.into_inner(), 1);
 }
 
 #[tokio::test]
