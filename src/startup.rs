@@ -18,12 +18,9 @@ use crate::feeds::FeedPoller;
 use crate::links::Links;
 use crate::mail::{MailOptions, Transport};
 use crate::ratelimit::IpRateLimiter;
-use crate::routes::{self, public, AppState};
+use crate::routes::{self, AppState};
 use crate::subscriptions;
 use crate::templates::Templates;
-
-/// Request bodies larger than this are refused with 413: a signup is a few hundred bytes.
-const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A bound, not yet running service.
 pub struct Application {
@@ -154,10 +151,11 @@ impl Application {
             HttpServer::new(move || {
                 App::new()
                     .app_data(state.clone())
-                    .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                    .app_data(web::PayloadConfig::new(routes::MAX_BODY_BYTES))
                     .wrap(routes::error_pages())
+                    .wrap(routes::security_headers())
                     .wrap_fn(log_request)
-                    .configure(route_table)
+                    .configure(routes::configure)
             })
             .listen(listener)?
             .run()
@@ -246,33 +244,6 @@ impl Application {
         heartbeat.await?;
         served.context("HTTP server")
     }
-}
-
-fn route_table(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(public::index))
-        .route("/subscribe", web::post().to(public::subscribe))
-        .route("/confirm", web::get().to(public::confirm_page))
-        .route("/confirm", web::post().to(public::confirm))
-        .route(
-            "/unsubscribe/{link}",
-            web::get().to(public::unsubscribe_page),
-        )
-        .route("/unsubscribe/{link}", web::post().to(public::unsubscribe))
-        .route(
-            "/preferences/{link}",
-            web::get().to(public::preferences_page),
-        )
-        .route(
-            "/preferences/{link}",
-            web::post().to(public::save_preferences),
-        )
-        .route("/preferences/{link}/erase", web::post().to(public::erase))
-        .route("/health", web::get().to(routes::health))
-        .service(
-            web::resource("/api/articles")
-                .app_data(web::PayloadConfig::new(routes::api::MAX_API_BODY_BYTES))
-                .route(web::post().to(routes::api::add_article)),
-        );
 }
 
 /// Logs each request with its route pattern, never the concrete path or query: both can hold

@@ -34,6 +34,13 @@ const FILES: &[(&str, &str)] = embed!(
     "mail/digest/articles.html",
 );
 
+/// Files served as they are under `/static/`: (name, content type, content).
+const ASSETS: &[(&str, &str, &str)] = &[(
+    "site.css",
+    "text/css; charset=utf-8",
+    include_str!("../templates/static/site.css"),
+)];
+
 const CATALOGS: &[(Lang, &str)] = &[
     (Lang::It, include_str!("../templates/i18n/it.toml")),
     (Lang::En, include_str!("../templates/i18n/en.toml")),
@@ -47,6 +54,24 @@ pub enum TemplateError {
     Render(minijinja::Error),
     #[error("message catalogue {lang}: {reason}")]
     Catalog { lang: &'static str, reason: String },
+}
+
+/// A static file by name: its content type and content.
+pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
+    ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, content_type, content)| (*content_type, *content))
+}
+
+/// A short digest of every asset (they are compiled in: it changes with the binary's).
+pub fn asset_version() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (_, _, content) in ASSETS {
+        hash.update(content.as_bytes());
+    }
+    hex::encode(&hash.finalize()[..6])
 }
 
 /// Prints a missing value (`none`, or a variable a context left out) as nothing: an optional
@@ -88,6 +113,8 @@ impl Templates {
     pub fn load() -> Result<Self, TemplateError> {
         let mut env = Environment::new();
         env.set_formatter(blank_none);
+        // In the assets' URLs, so a browser's cached copy is replaced when they change.
+        env.add_global("asset_version", asset_version());
         for (name, source) in FILES {
             env.add_template(name, source)?;
         }

@@ -1,13 +1,71 @@
-//! HTTP handlers. They parse input into domain types, call a use case in `subscriptions`, and
-//! render a page or JSON; they hold no SQL.
+//! HTTP handlers. They parse input into domain types, call a use case, and render a page or
+//! JSON; they hold no SQL. `configure` is the one route table.
 
 pub mod api;
+mod assets;
 mod errors;
 mod health;
 pub mod public;
-
 mod state;
+
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::web;
 
 pub use errors::{error_pages, PublicError};
 pub use health::health;
 pub use state::AppState;
+
+/// Request bodies larger than this are refused with 413: a signup is a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What every response says about itself: no script or style but the site's own, never in a
+/// frame, not to be sniffed into another type, no referrer to other sites.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+}
+
+/// Pages that show a reader's data or act on their link: kept by no cache.
+fn private() -> DefaultHeaders {
+    DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// The route table.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(public::index))
+        .route("/subscribe", web::post().to(public::subscribe))
+        .route("/static/{name}", web::get().to(assets::asset))
+        .service(
+            web::resource("/confirm")
+                .wrap(private())
+                .route(web::get().to(public::confirm_page))
+                .route(web::post().to(public::confirm)),
+        )
+        .service(
+            web::resource("/unsubscribe/{link}")
+                .wrap(private())
+                .route(web::get().to(public::unsubscribe_page))
+                .route(web::post().to(public::unsubscribe)),
+        )
+        .service(
+            web::resource("/preferences/{link}")
+                .wrap(private())
+                .route(web::get().to(public::preferences_page))
+                .route(web::post().to(public::save_preferences)),
+        )
+        .service(
+            web::resource("/preferences/{link}/erase")
+                .wrap(private())
+                .route(web::post().to(public::erase)),
+        )
+        .route("/health", web::get().to(health))
+        .route("/api/articles", web::post().to(api::add_article));
+}

@@ -17,6 +17,7 @@ mod layers;
 mod migrations;
 mod preferences;
 mod schedules;
+mod security;
 mod signup;
 mod unsubscribe;
 mod validation;

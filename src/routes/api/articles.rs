@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{authorize, require_json, ApiError};
+use super::{authorize, read_body, require_json, ApiError};
 use crate::digests::{self, Added};
 use crate::domain::{ArticleDraft, ArticleFields, ListSlug};
 use crate::routes::AppState;
@@ -33,10 +33,11 @@ pub struct ArticleBody {
 pub async fn add_article(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     require_json(&req)?;
+    let body = read_body(payload).await?;
     let a: ArticleBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
     let published = match a.published_at.as_deref() {

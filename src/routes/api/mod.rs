@@ -7,7 +7,8 @@ mod articles;
 pub use articles::add_article;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::errors::Rendered;
@@ -26,6 +27,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("send the body as application/json")]
     UnsupportedType,
+    #[error("the body is larger than {MAX_API_BODY_BYTES} bytes")]
+    TooLarge,
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -40,6 +43,7 @@ impl ResponseError for ApiError {
             ApiError::Off => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,6 +97,20 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// Reads the body, at most [`MAX_API_BODY_BYTES`]: called once the caller is authorized, so
+/// nobody without the token makes the service read (and hold) a body.
+async fn read_body(mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > MAX_API_BODY_BYTES {
+            return Err(ApiError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Refuses any body that is not JSON.
