@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::db::{self, lists, DbError, Pool};
-use crate::domain::DomainError;
+use crate::domain::{DomainError, SuppressionKey};
 use crate::links::Links;
 use crate::mail::MailOptions;
 use crate::templates::Templates;
@@ -30,6 +30,8 @@ pub struct AppContext {
     pub log_links: bool,
     /// A short-lived copy of the public lists, read by every signup.
     pub public_lists: Arc<PublicLists>,
+    /// What erased readers' addresses are kept as.
+    pub suppression: SuppressionKey,
 }
 
 /// Why a use case could not be carried out.

@@ -47,6 +47,11 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    // Made once; converts unkeyed suppression entries left by an older version.
+    db::write(&pool, |conn| {
+        Ok::<_, db::DbError>(db::suppressions::key(conn)?)
+    })
+    .await?;
     Ok(pool)
 }
 
@@ -59,7 +64,7 @@ pub async fn context(settings: &Settings) -> anyhow::Result<AppContext> {
     let default_from = settings.mail.from.clone();
     let pool = open_database(settings).await?;
     let seed = settings.seed_default_list;
-    let link_key =
+    let (link_key, suppression) =
         db::run(&pool, move |conn| {
             if seed && subscriptions::seed_default_list(conn, &default_from)? {
                 tracing::info!("created the default public list `newsletter`");
@@ -67,7 +72,7 @@ pub async fn context(settings: &Settings) -> anyhow::Result<AppContext> {
             let key = db::settings::get_or_init(conn, "link_key", || {
                 hex::encode(rand::random::<[u8; 32]>())
             })?;
-            Ok::<_, anyhow::Error>(key)
+            Ok::<_, anyhow::Error>((key, db::suppressions::key(conn)?))
         })
         .await?;
     let links = Links::new(
@@ -81,6 +86,7 @@ pub async fn context(settings: &Settings) -> anyhow::Result<AppContext> {
         mail,
         log_links: settings.mail.smtp_url.is_none(),
         public_lists: Arc::default(),
+        suppression,
         outbox_wake: Arc::new(Notify::new()),
         settings: Arc::new(settings.clone()),
     })

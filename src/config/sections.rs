@@ -90,12 +90,14 @@ impl Default for DkimSettings {
 pub struct SignupSettings {
     /// How long a confirmation link works.
     pub confirm_ttl_secs: Secs,
-    /// Confirmation mails per address per hour; further signups are answered the same but send
-    /// nothing.
+    /// Confirmation mails per mailbox per hour (an address and its `+tag` variants count as
+    /// one); further signups are answered the same but change and send nothing.
     pub resend_per_hour: u32,
     /// Signup requests per client per minute (0 disables the limit), counted by each
     /// instance; an IPv6 client is its /64.
     pub per_ip_per_minute: u32,
+    /// Confirmation mails per recipient domain per minute, whoever asks (0: no limit).
+    pub per_domain_per_minute: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you trust).
     pub trust_proxy_headers: bool,
     /// How many trusted proxies stand in front and append to `X-Forwarded-For` (a load
@@ -120,6 +122,7 @@ impl Default for SignupSettings {
             confirm_ttl_secs: Secs::new(48 * 3600),
             resend_per_hour: 3,
             per_ip_per_minute: 20,
+            per_domain_per_minute: 120,
             trust_proxy_headers: false,
             trusted_proxies: NonZeroU8::MIN,
         }

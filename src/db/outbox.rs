@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp};
 use super::lease::claim_sql;
 use super::schema::outbox;
 use super::DbConnection;
-use crate::domain::OutboxStatus;
+use crate::domain::{mailbox_key, OutboxStatus};
 
 /// A message to record.
 #[derive(Debug, Insertable)]
@@ -29,6 +29,8 @@ pub struct NewOutboxMail<'a> {
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    pub mailbox_key: Option<&'a str>,
+    pub recipient_domain: Option<&'a str>,
 }
 
 /// A row leased by a worker, with everything needed to send it.
@@ -65,9 +67,11 @@ pub struct Transactional<'a> {
 /// Transactional mail goes before digests.
 pub const PRIORITY_TRANSACTIONAL: i32 = 0;
 
-/// Puts a composed message in the outbox, due now, ahead of any digest.
+/// Puts a composed message in the outbox, due now, ahead of any digest; counted against its
+/// recipient's mailbox and domain (`count_recent_to`).
 pub fn queue_transactional(conn: &mut DbConnection, mail: &Transactional<'_>) -> QueryResult<()> {
     let now = chrono::Utc::now().naive_utc();
+    let (mailbox, domain) = mailbox_key(mail.recipient);
     insert(
         conn,
         &NewOutboxMail {
@@ -82,8 +86,48 @@ pub fn queue_transactional(conn: &mut DbConnection, mail: &Transactional<'_>) ->
             attempts: 0,
             next_attempt_at: now,
             created_at: now,
+            mailbox_key: Some(&mailbox),
+            recipient_domain: Some(&domain),
         },
     )
+}
+
+/// Transactional messages recorded since `since` for the mailbox `mailbox_key` (any `+tag`
+/// of it), or for the domain.
+pub fn count_recent_to(
+    conn: &mut DbConnection,
+    to: Recent<'_>,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
+    let recent = outbox::table.filter(outbox::created_at.ge(since));
+    match to {
+        Recent::Mailbox(key) => recent
+            .filter(outbox::mailbox_key.eq(key))
+            .count()
+            .get_result(conn),
+        Recent::Domain(domain) => recent
+            .filter(outbox::recipient_domain.eq(domain))
+            .count()
+            .get_result(conn),
+    }
+}
+
+/// What `count_recent_to` counts for.
+#[derive(Debug, Clone, Copy)]
+pub enum Recent<'a> {
+    Mailbox(&'a str),
+    Domain(&'a str),
+}
+
+/// Serialises, to the end of the transaction, the signups that would mail one mailbox, so
+/// their count of recent mail is exact (SQLite: its one writer already does).
+pub fn lock_mailbox(conn: &mut DbConnection, mailbox_key: &str) -> QueryResult<()> {
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<Text, _>(mailbox_key)
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// Records a message to send.
@@ -94,7 +138,7 @@ pub fn insert(conn: &mut DbConnection, mail: &NewOutboxMail<'_>) -> QueryResult<
     Ok(())
 }
 
-/// How many messages of `kind` were recorded for a subscriber since `since` (for rate limits).
+/// How many messages of `kind` were recorded for a subscriber since `since`.
 pub fn count_recent(
     conn: &mut DbConnection,
     subscriber_id: i64,
@@ -166,8 +210,9 @@ pub fn mark_failed(
     mark_failed_row(conn, id, attempts, error).map(drop)
 }
 
-/// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address
-/// and bodies are blanked. The rows stay as a record that something was (or was not) sent.
+/// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address,
+/// its mailbox and domain, the bodies and the relay's replies are blanked. The rows stay as a
+/// record that something was (or was not) sent.
 pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryResult<()> {
     diesel::update(
         outbox::table
@@ -181,6 +226,9 @@ pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryRe
             outbox::recipient.eq(""),
             outbox::body.eq(None::<Vec<u8>>),
             outbox::subscriber_id.eq(None::<i64>),
+            outbox::mailbox_key.eq(None::<String>),
+            outbox::recipient_domain.eq(None::<String>),
+            outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
     Ok(())

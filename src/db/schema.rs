@@ -89,6 +89,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        mailbox_key -> Nullable<Text>,
+        recipient_domain -> Nullable<Text>,
     }
 }
 
@@ -209,6 +211,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_lists (token_hash, list_id) {
+        token_hash -> Text,
+        list_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     lists,
     subscribers,
@@ -225,4 +234,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     digest_schedules,
     feeds,
     instances,
+    token_lists,
 );

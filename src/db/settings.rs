@@ -26,7 +26,7 @@ pub fn get_or_init(
     get(conn, key)?.ok_or(diesel::result::Error::NotFound)
 }
 
-fn get(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
+pub fn get(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
     settings::table
         .find(key)
         .select(settings::value)

@@ -214,23 +214,30 @@ pub fn insert_subscription(
     Ok(())
 }
 
-/// Confirms every pending subscription of a subscriber; returns how many changed.
+/// Confirms the pending subscriptions of a subscriber to `lists` (all of them when None);
+/// returns how many changed.
 pub fn confirm_pending(
     conn: &mut DbConnection,
     subscriber_id: i64,
+    lists: Option<&[i64]>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
-        subscriptions::table
-            .filter(subscriptions::subscriber_id.eq(subscriber_id))
-            .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str())),
-    )
-    .set((
-        subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()),
-        subscriptions::confirmed_at.eq(Some(now)),
-        subscriptions::updated_at.eq(now),
-    ))
-    .execute(conn)
+    let pending = subscriptions::table
+        .filter(subscriptions::subscriber_id.eq(subscriber_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()));
+    let changes = || {
+        (
+            subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()),
+            subscriptions::confirmed_at.eq(Some(now)),
+            subscriptions::updated_at.eq(now),
+        )
+    };
+    match lists {
+        Some(lists) => diesel::update(pending.filter(subscriptions::list_id.eq_any(lists)))
+            .set(changes())
+            .execute(conn),
+        None => diesel::update(pending).set(changes()).execute(conn),
+    }
 }
 
 /// One row of `subscriber ls`: the subscriber and, per list, the subscription.

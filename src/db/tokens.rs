@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::tokens;
+use super::schema::{token_lists, tokens};
 use super::DbConnection;
 
 /// A stored token.
@@ -18,12 +18,13 @@ pub struct TokenRow {
     pub used_at: Option<NaiveDateTime>,
 }
 
-/// Stores the hash of a new token.
+/// Stores the hash of a new token, bound to the lists it acts on.
 pub fn insert(
     conn: &mut DbConnection,
     hash: &str,
     subscriber_id: i64,
     purpose: &str,
+    lists: &[i64],
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -36,7 +37,23 @@ pub fn insert(
             tokens::expires_at.eq(expires_at),
         ))
         .execute(conn)?;
+    for list_id in lists {
+        diesel::insert_into(token_lists::table)
+            .values((
+                token_lists::token_hash.eq(hash),
+                token_lists::list_id.eq(list_id),
+            ))
+            .execute(conn)?;
+    }
     Ok(())
+}
+
+/// The lists a token acts on (none for a token issued before tokens were bound to lists).
+pub fn lists_of(conn: &mut DbConnection, hash: &str) -> QueryResult<Vec<i64>> {
+    token_lists::table
+        .filter(token_lists::token_hash.eq(hash))
+        .select(token_lists::list_id)
+        .load(conn)
 }
 
 /// The token with this hash and purpose, whether used or expired or not.

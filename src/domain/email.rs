@@ -74,17 +74,46 @@ impl SubscriberEmail {
     pub fn envelope(&self) -> &Address {
         &self.envelope
     }
+}
 
-    /// The SHA-256 of the normalised address, kept in the suppression list after erasure.
-    pub fn suppression_hash(&self) -> String {
-        suppression_hash(&self.stored)
+/// The key of the suppression list: an entry is HMAC-SHA256 under this key of the address's
+/// SHA-256, so nobody holding the database alone can test a guessed address against it.
+/// (Entries made before the key were unkeyed SHA-256; `db::suppressions` converts them once.)
+#[derive(Clone)]
+pub struct SuppressionKey(hmac::Hmac<Sha256>);
+
+impl SuppressionKey {
+    pub fn new(key: &[u8]) -> Self {
+        Self(<hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(key).expect("any key length"))
+    }
+
+    /// The entry of an address as stored (read back, not validated again: an address stored
+    /// under older rules must stay erasable).
+    pub fn entry(&self, stored: &str) -> String {
+        self.entry_of_digest(&hex::encode(Sha256::digest(stored.as_bytes())))
+    }
+
+    /// The entry of an unkeyed entry (the hex SHA-256 of an address).
+    pub fn entry_of_digest(&self, sha256_hex: &str) -> String {
+        use hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(sha256_hex.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 
-/// The suppression entry of an address as stored (read back, not validated again: an address
-/// stored under older rules must stay erasable).
-pub fn suppression_hash(stored: &str) -> String {
-    hex::encode(Sha256::digest(stored.as_bytes()))
+impl std::fmt::Debug for SuppressionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SuppressionKey(…)")
+    }
+}
+
+/// What confirmation mail is counted against: the mailbox (the address with a `+tag` left out
+/// of its local part, so `victim+1@` and `victim+2@` are one) and its domain.
+pub fn mailbox_key(stored: &str) -> (String, String) {
+    let (local, domain) = stored.rsplit_once('@').unwrap_or((stored, ""));
+    let base = local.split('+').next().unwrap_or(local);
+    (format!("{base}@{domain}"), domain.to_owned())
 }
 
 impl AsRef<str> for SubscriberEmail {
@@ -260,6 +289,23 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn tags_do_not_make_another_mailbox_and_suppression_entries_are_keyed() {
+        let key = |a: &str| mailbox_key(a).0;
+        assert_eq!(key("victim+1@example.org"), "victim@example.org");
+        assert_eq!(key("victim+a+b@example.org"), key("victim@example.org"));
+        assert_eq!(mailbox_key("a@例子.广告").1, "例子.广告");
+        let (k1, k2) = (SuppressionKey::new(b"one"), SuppressionKey::new(b"two"));
+        assert_eq!(k1.entry("a@example.org"), k1.entry("a@example.org"));
+        assert_ne!(k1.entry("a@example.org"), k2.entry("a@example.org"));
+        assert_ne!(
+            k1.entry("a@example.org"),
+            hex::encode(Sha256::digest(b"a@example.org"))
+        );
+        let digest = hex::encode(Sha256::digest(b"a@example.org"));
+        assert_eq!(k1.entry_of_digest(&digest), k1.entry("a@example.org"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod token;
 pub use article::{ArticleDraft, ArticleFields};
 pub use cadence::{parse_time_zone, Cadence};
 pub use dns::DnsName;
-pub use email::{envelope_form, mask as mask_email, suppression_hash, SubscriberEmail};
+pub use email::{envelope_form, mailbox_key, mask as mask_email, SubscriberEmail, SuppressionKey};
 pub use feed::{FeedInterval, FeedUrl};
 pub use lang::Lang;
 pub use mailbox::Sender;

@@ -3,17 +3,28 @@ use chrono::Utc;
 use super::signup::CONFIRM_PURPOSE;
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, subscribers, suppressions, tokens, DbConnection};
-use crate::domain::{suppression_hash, Token};
+use crate::domain::Token;
 
 /// What a confirmation link is worth right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
-    /// Unused and not expired, or already used (confirming again is harmless).
+    /// Not used yet and not expired.
     Usable,
-    /// Past its expiry and never used.
+    /// Used already, and not expired: it confirms nothing more (the page says so).
+    Used,
+    /// Past its expiry, used or not.
     Expired,
     /// Not a token we issued (or the subscriber erased their data since).
     Unknown,
+}
+
+/// What a confirmation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The subscriptions the link was sent for are confirmed.
+    Now,
+    /// The link had been used: nothing changed.
+    Already,
 }
 
 /// Why a confirmation did not happen.
@@ -46,10 +57,11 @@ fn state_of(
     let Some(row) = tokens::find(conn, &token.hash(), CONFIRM_PURPOSE)? else {
         return Ok((LinkState::Unknown, None));
     };
-    let state = if row.used_at.is_none() && row.expires_at < Utc::now().naive_utc() {
-        LinkState::Expired
-    } else {
-        LinkState::Usable
+    // The expiry holds after use too: an old mail's link does nothing, even "again".
+    let state = match (row.expires_at < Utc::now().naive_utc(), row.used_at) {
+        (true, _) => LinkState::Expired,
+        (false, Some(_)) => LinkState::Used,
+        (false, None) => LinkState::Usable,
     };
     Ok((state, Some(row)))
 }
@@ -59,29 +71,34 @@ pub async fn peek_confirm(state: &AppContext, token: Token) -> Result<LinkState,
     db::run(&state.pool, move |conn| Ok(state_of(conn, &token)?.0)).await
 }
 
-/// Confirms every pending subscription of the token's subscriber. Idempotent: a second use of
-/// the same link confirms nothing new and succeeds.
-pub async fn confirm(state: &AppContext, token: Token) -> Result<(), ConfirmError> {
+/// Confirms the pending subscriptions the link was sent for, once. A second use confirms
+/// nothing (a subscription requested since, on this or another list, needs its own link).
+pub async fn confirm(state: &AppContext, token: Token) -> Result<Confirmed, ConfirmError> {
+    let key = state.suppression.clone();
     db::write(&state.pool, move |conn| {
         let (link, row) = state_of(conn, &token)?;
         let row = match (link, row) {
             (LinkState::Usable, Some(row)) => row,
+            (LinkState::Used, _) => return Ok(Confirmed::Already),
             (LinkState::Expired, _) => return Err(ConfirmError::Expired),
             _ => return Err(ConfirmError::Unknown),
         };
         let now = Utc::now().naive_utc();
-        let confirmed = subscribers::confirm_pending(conn, row.subscriber_id, now)?;
+        let lists = tokens::lists_of(conn, &row.hash)?;
+        // A link issued before links were bound to lists confirms what was pending then.
+        let bound = (!lists.is_empty()).then_some(lists.as_slice());
+        let confirmed = subscribers::confirm_pending(conn, row.subscriber_id, bound, now)?;
         tokens::mark_used(conn, &row.hash, now)?;
         if let Some(subscriber) = subscribers::by_id(conn, row.subscriber_id)? {
             // The reader proved again that they want mail: lift an old erasure.
-            suppressions::remove(conn, &suppression_hash(&subscriber.email))?;
+            suppressions::remove(conn, &key.entry(&subscriber.email))?;
         }
         tracing::info!(
             subscriber_id = row.subscriber_id,
             confirmed,
             "subscription confirmed"
         );
-        Ok(())
+        Ok(Confirmed::Now)
     })
     .await
 }

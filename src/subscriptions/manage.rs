@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, outbox, subscribers, suppressions};
-use crate::domain::{suppression_hash, Lang, ListSlug, SubscriptionStatus};
+use crate::domain::{Lang, ListSlug, SubscriptionStatus};
 
 /// Unsubscribes from one list. Returns the list's name, or None when the list or subscriber is
 /// gone (the reader is told they are unsubscribed either way: they are).
@@ -153,16 +153,18 @@ pub async fn update_preferences(
     .await
 }
 
-/// Erases a reader: the subscriber row, subscriptions, tokens and the address in the outbox go;
-/// a hash of the address stays in the suppression list so no import mails them again.
-/// Returns false when there was nothing left to erase.
+/// Erases a reader: the subscriber row, subscriptions, tokens, deliveries and everything of
+/// the address in the outbox (the address, its mailbox, the bodies, the relay's replies) go;
+/// a keyed hash of the address stays in the suppression list, so it comes back only by
+/// confirming from its own mailbox. Returns false when there was nothing left to erase.
 pub async fn erase(state: &AppContext, subscriber_id: i64) -> Result<bool, UseCaseError> {
+    let key = state.suppression.clone();
     db::write(&state.pool, move |conn| {
         let Some(subscriber) = subscribers::by_id(conn, subscriber_id)? else {
             return Ok(false);
         };
         let now = Utc::now().naive_utc();
-        let hash = suppression_hash(&subscriber.email);
+        let hash = key.entry(&subscriber.email);
         suppressions::add(conn, &hash, "erased", now)?;
         outbox::forget_subscriber(conn, subscriber_id)?;
         subscribers::delete(conn, subscriber_id)?;

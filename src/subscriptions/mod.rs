@@ -10,7 +10,7 @@ mod manage;
 mod remind;
 mod signup;
 
-pub use confirm::{confirm, peek_confirm, ConfirmError, LinkState};
+pub use confirm::{confirm, peek_confirm, ConfirmError, Confirmed, LinkState};
 pub use export::{export, DEFAULT_PAGE_ROWS, EXPORT_HEADER};
 pub use import::{
     import, ImportEvent, ImportReport, ImportRequest, TransferError, DEFAULT_CHUNK_ROWS,

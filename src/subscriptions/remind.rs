@@ -87,7 +87,16 @@ pub async fn remind_pending(state: &AppContext, slug: ListSlug) -> Result<Remind
                     recently += 1;
                     continue;
                 }
-                tokens::insert(conn, token_hash, *id, CONFIRM_PURPOSE, now, now + ttl)?;
+                let lists = [list_id];
+                tokens::insert(
+                    conn,
+                    token_hash,
+                    *id,
+                    CONFIRM_PURPOSE,
+                    &lists,
+                    now,
+                    now + ttl,
+                )?;
                 outbox::queue_transactional(
                     conn,
                     &outbox::Transactional {

@@ -1,13 +1,14 @@
 use chrono::{Duration, Utc};
 
 use crate::app::{AppContext, UseCaseError};
-use crate::db::{self, lists, outbox, subscribers, tokens, DbConnection};
+use crate::db::{self, lists, outbox, subscribers, suppressions, tokens, DbConnection};
 use crate::domain::{
-    mask_email, Lang, ListSlug, Sender, SubscriberEmail, SubscriberName, SubscriptionStatus, Token,
+    mailbox_key, mask_email, Lang, ListSlug, Sender, SubscriberEmail, SubscriberName,
+    SubscriptionStatus, SuppressionKey, Token,
 };
 use crate::mail::{compose, ComposedMail, MailParts};
 
-/// The outbox kind of confirmation mail (also the key of its resend limit).
+/// The outbox kind of confirmation mail.
 pub const CONFIRM_KIND: &str = "confirm";
 /// Token purpose of confirmation links.
 pub const CONFIRM_PURPOSE: &str = "confirm";
@@ -30,20 +31,25 @@ pub enum SignupOutcome {
     ConfirmationQueued,
     /// Every chosen list is single opt-in, or already confirmed: nothing to confirm.
     NothingToConfirm,
-    /// Pending, but the address already got its quota of confirmation mail this hour.
+    /// Confirmation needed, but the mailbox had its quota of mail this hour, or its domain
+    /// this minute: nothing was written.
     RateLimited,
     /// The subscriber is blocked by an admin.
     Blocked,
 }
 
-/// Records a signup: the subscriber, a subscription per list, and (for double opt-in lists not
-/// yet confirmed) a confirmation token and mail, all in one transaction.
+/// Records a signup: the subscriber, a subscription per list, and (for lists that need the
+/// reader's confirmation: double opt-in, or an address that left the list or was erased) a
+/// confirmation token bound to those lists and its mail, all in one transaction.
 pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutcome, UseCaseError> {
     if req.lists.is_empty() {
         return Err(UseCaseError::NoList);
     }
     let ttl = state.settings.signup.confirm_ttl_secs.chrono();
-    let resend_per_hour = i64::from(state.settings.signup.resend_per_hour);
+    let limits = Limits {
+        per_mailbox_per_hour: i64::from(state.settings.signup.resend_per_hour),
+        per_domain_per_minute: i64::from(state.settings.signup.per_domain_per_minute),
+    };
     let token = Token::generate();
     let confirm_url = state.links.confirm(&token, req.lang);
     let chosen = match pick_lists(
@@ -74,7 +80,8 @@ pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutc
         mail,
         token_hash: token.hash(),
         ttl,
-        resend_per_hour,
+        limits,
+        suppression: state.suppression.clone(),
     });
     let mut retried = false;
     let outcome = loop {
@@ -165,10 +172,20 @@ struct Pending {
     mail: ComposedMail,
     token_hash: String,
     ttl: Duration,
-    resend_per_hour: i64,
+    limits: Limits,
+    suppression: SuppressionKey,
 }
 
-/// The signup's one write transaction.
+/// How much confirmation mail one mailbox, and one domain, may be sent.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    per_mailbox_per_hour: i64,
+    /// 0: no limit.
+    per_domain_per_minute: i64,
+}
+
+/// The signup's one write transaction. Nothing is written when the request is refused
+/// (blocked reader, limit reached): the reader is told the same either way.
 fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCaseError> {
     let Pending {
         req,
@@ -177,57 +194,80 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
         mail,
         token_hash,
         ttl,
-        resend_per_hour,
+        limits,
+        suppression,
     } = p;
-    let (ttl, resend_per_hour) = (*ttl, *resend_per_hour);
     let now = Utc::now().naive_utc();
-    let (subscriber, created) = find_or_create(conn, req, now)?;
-    if subscriber.blocked {
+    let existing = subscribers::by_email_locked(conn, req.email.as_str())?;
+    if existing.as_ref().is_some_and(|s| s.blocked) {
         return Ok(SignupOutcome::Blocked);
     }
-    // A subscriber created just now has no subscriptions and no mail yet: skip reading
-    // them (fewer round trips for the common case).
-    let current = if created {
-        Vec::new()
-    } else {
-        subscribers::subscriptions_of(conn, subscriber.id)?
+    // An address erased before comes back only by confirming from its own mailbox.
+    let suppressed =
+        existing.is_none() && suppressions::contains(conn, &suppression.entry(req.email.as_str()))?;
+    let current = match &existing {
+        Some(s) => subscribers::subscriptions_of(conn, s.id)?,
+        None => Vec::new(),
     };
-    let mut pending = 0;
+    let mut changes = Vec::with_capacity(chosen.len());
     for list in chosen {
         let status = current
             .iter()
             .find(|s| s.list_id == list.id)
             .map(|s| s.status);
+        // Consent is never assumed: a single opt-in list skips the mail only for an address
+        // that neither left it nor was erased.
         let next = match status {
             Some(SubscriptionStatus::Confirmed) => continue,
-            _ if list.double_opt_in => SubscriptionStatus::Pending,
+            Some(SubscriptionStatus::Unsubscribed) => SubscriptionStatus::Pending,
+            _ if list.double_opt_in || suppressed => SubscriptionStatus::Pending,
             _ => SubscriptionStatus::Confirmed,
         };
-        if created {
-            subscribers::insert_subscription(conn, subscriber.id, list.id, next, req.source, now)?;
-        } else if status != Some(next) {
-            subscribers::set_subscription(conn, subscriber.id, list.id, next, req.source, now)?;
-        }
-        pending += usize::from(next == SubscriptionStatus::Pending);
+        changes.push((list.id, status, next));
     }
-    if pending == 0 {
-        return Ok(SignupOutcome::NothingToConfirm);
-    }
-    let sent_lately = if created {
-        0
-    } else {
-        outbox::count_recent(conn, subscriber.id, CONFIRM_KIND, now - Duration::hours(1))?
-    };
-    if sent_lately >= resend_per_hour {
+    let asked: Vec<i64> = changes
+        .iter()
+        .filter(|(_, _, next)| *next == SubscriptionStatus::Pending)
+        .map(|(list, _, _)| *list)
+        .collect();
+    if !asked.is_empty() && over_limit(conn, req.email.as_str(), limits, now)? {
         return Ok(SignupOutcome::RateLimited);
     }
+    let subscriber = match existing {
+        Some(s) => s,
+        None => {
+            let name = req.name.as_ref().map(SubscriberName::as_str);
+            subscribers::insert(conn, req.email.as_str(), name, req.lang.code(), now)?
+        }
+    };
+    for (list_id, status, next) in changes {
+        match status {
+            None => subscribers::insert_subscription(
+                conn,
+                subscriber.id,
+                list_id,
+                next,
+                req.source,
+                now,
+            )?,
+            Some(s) if s != next => {
+                subscribers::set_subscription(conn, subscriber.id, list_id, next, req.source, now)?
+            }
+            Some(_) => {}
+        }
+    }
+    if asked.is_empty() {
+        return Ok(SignupOutcome::NothingToConfirm);
+    }
+    let expires = now + *ttl;
     tokens::insert(
         conn,
         token_hash,
         subscriber.id,
         CONFIRM_PURPOSE,
+        &asked,
         now,
-        now + ttl,
+        expires,
     )?;
     outbox::queue_transactional(
         conn,
@@ -241,6 +281,33 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
         },
     )?;
     Ok(SignupOutcome::ConfirmationQueued)
+}
+
+/// Whether the address's mailbox (any `+tag` of it) had its hour's quota of mail, or its
+/// domain its minute's: one client rotating tags or addresses cannot bomb a mailbox or a
+/// small domain through the form.
+fn over_limit(
+    conn: &mut DbConnection,
+    email: &str,
+    limits: &Limits,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<bool> {
+    let (mailbox, domain) = mailbox_key(email);
+    outbox::lock_mailbox(conn, &mailbox)?;
+    let hour = now - Duration::hours(1);
+    if outbox::count_recent_to(conn, outbox::Recent::Mailbox(&mailbox), hour)?
+        >= limits.per_mailbox_per_hour
+    {
+        return Ok(true);
+    }
+    if limits.per_domain_per_minute == 0 {
+        return Ok(false);
+    }
+    let minute = now - Duration::minutes(1);
+    Ok(
+        outbox::count_recent_to(conn, outbox::Recent::Domain(&domain), minute)?
+            >= limits.per_domain_per_minute,
+    )
 }
 
 /// The public, active lists with these slugs; any slug that is not one is an error.
@@ -262,19 +329,4 @@ fn pick_lists(
         return Err(UseCaseError::NoList);
     }
     Ok(chosen)
-}
-
-/// The subscriber with this address, and whether it was created now.
-fn find_or_create(
-    conn: &mut DbConnection,
-    req: &SignupRequest,
-    now: chrono::NaiveDateTime,
-) -> Result<(subscribers::Subscriber, bool), UseCaseError> {
-    if let Some(existing) = subscribers::by_email_locked(conn, req.email.as_str())? {
-        // An unauthenticated form never edits a known subscriber's name or language.
-        return Ok((existing, false));
-    }
-    let name = req.name.as_ref().map(SubscriberName::as_str);
-    let created = subscribers::insert(conn, req.email.as_str(), name, req.lang.code(), now)?;
-    Ok((created, true))
 }

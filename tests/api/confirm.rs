@@ -21,7 +21,7 @@ async fn opening_the_link_shows_a_button_and_confirms_nobody() {
 }
 
 #[tokio::test]
-async fn posting_the_link_confirms_and_posting_it_again_is_harmless() {
+async fn posting_the_link_confirms_and_posting_it_again_changes_nothing() {
     let app = spawn_app().await;
     let path = app
         .pending_signup("conferma@example.org", "newsletter")
@@ -34,12 +34,12 @@ async fn posting_the_link_confirms_and_posting_it_again_is_harmless() {
         .next()
         .unwrap()
         .to_owned();
-    for _ in 0..2 {
+    for expected in ["Subscription confirmed", "Already confirmed"] {
         let res = app
             .post_form("/confirm?lang=en", &format!("token={token}"))
             .await;
         assert_eq!(res.status(), 200);
-        assert!(res.text().await.unwrap().contains("Subscription confirmed"));
+        assert!(res.text().await.unwrap().contains(expected));
     }
     assert_eq!(
         app.status_of("conferma@example.org", "newsletter")
@@ -47,8 +47,10 @@ async fn posting_the_link_confirms_and_posting_it_again_is_harmless() {
             .as_deref(),
         Some("confirmed")
     );
-    // The used link still opens a page rather than an error.
-    assert_eq!(app.get(&path).await.status(), 200);
+    // The used link still opens a page rather than an error, and says it was used.
+    let res = app.get(&path).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Già confermata"));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
 use iscriviti::db::{self, schema::subscribers};
-use iscriviti::domain::{ListSlug, SubscriberEmail, SubscriptionStatus};
+use iscriviti::domain::{ListSlug, SubscriptionStatus};
 use iscriviti::subscriptions::{self, ImportEvent, ImportReport, ImportRequest, TransferError};
 
 use crate::helpers::{spawn_app, TestApp};
@@ -185,9 +185,7 @@ async fn an_import_never_subscribes_erased_suppressed_unsubscribed_or_blocked_re
         app.post_form(&format!("{path}/erase"), "").await.status(),
         200
     );
-    let hash = SubscriberEmail::parse("soppressa@example.org")
-        .unwrap()
-        .suppression_hash();
+    let hash = app.state.suppression.entry("soppressa@example.org");
     let now = chrono::Utc::now().naive_utc();
     app.db(move |c| db::suppressions::add(c, &hash, "bounced", now))
         .await;

@@ -6,6 +6,7 @@ mod addresses;
 mod articles_api;
 mod cli;
 mod confirm;
+mod consent;
 mod crash;
 mod delivery;
 mod digests;

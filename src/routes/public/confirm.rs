@@ -5,7 +5,7 @@ use super::body;
 use super::{message, page, request_lang, settle_lang, PublicError};
 use crate::domain::Token;
 use crate::routes::AppState;
-use crate::subscriptions::{self, LinkState};
+use crate::subscriptions::{self, Confirmed, LinkState};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
@@ -29,6 +29,13 @@ pub async fn confirm_page(
             "confirm",
             lang,
             &minijinja::context! { token => token.expose() },
+        ),
+        LinkState::Used => message(
+            &state,
+            &req,
+            lang,
+            "already_confirmed_title",
+            "already_confirmed_message",
         ),
         LinkState::Expired => Err(PublicError::Expired),
         LinkState::Unknown => Err(PublicError::InvalidLink),
@@ -54,6 +61,14 @@ pub async fn confirm(
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
-    subscriptions::confirm(&state, Token::parse(token)?).await?;
-    message(&state, &req, lang, "confirmed_title", "confirmed_message")
+    match subscriptions::confirm(&state, Token::parse(token)?).await? {
+        Confirmed::Now => message(&state, &req, lang, "confirmed_title", "confirmed_message"),
+        Confirmed::Already => message(
+            &state,
+            &req,
+            lang,
+            "already_confirmed_title",
+            "already_confirmed_message",
+        ),
+    }
 }

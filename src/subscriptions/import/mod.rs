@@ -140,9 +140,10 @@ where
         return Err(TransferError::Status(req.status.as_str()));
     }
     let slug = req.list.as_str().to_owned();
-    let (list, backend) = db::run(pool, move |conn| {
+    let (list, backend, suppression) = db::write(pool, move |conn| {
         let list = lists::by_slug(conn, &slug)?.ok_or(TransferError::UnknownList(slug))?;
-        Ok::<_, TransferError>((list, db::backend(conn)))
+        let suppression = db::suppressions::key(conn)?;
+        Ok::<_, TransferError>((list, db::backend(conn), suppression))
     })
     .await?;
     let target = Arc::new(import::ImportTarget {
@@ -172,7 +173,7 @@ where
     std::thread::Builder::new()
         .name("import-reader".into())
         .spawn(move || {
-            if let Err(e) = read_chunks(input, chunk_rows, &parts) {
+            if let Err(e) = read_chunks(input, chunk_rows, &parts, &suppression) {
                 let _ = results.send(Err(e));
             }
         })

@@ -7,13 +7,14 @@ use std::sync::mpsc::SyncSender;
 
 use super::{Part, TransferError};
 use crate::db::import;
-use crate::domain::{SubscriberEmail, SubscriberName};
+use crate::domain::{SubscriberEmail, SubscriberName, SuppressionKey};
 
 /// Reads `input` in chunks of `chunk_rows` rows and shares each out to the writers.
 pub(super) fn read_chunks<R: Read>(
     input: R,
     chunk_rows: usize,
     writers: &[SyncSender<Part>],
+    suppression: &SuppressionKey,
 ) -> Result<(), TransferError> {
     let mut input = BufReader::with_capacity(256 * 1024, input);
     let delimiter = sniff_delimiter(input.fill_buf()?);
@@ -60,7 +61,14 @@ pub(super) fn read_chunks<R: Read>(
         if more {
             let line = record.position().map_or(0, |p| p.line());
             read += 1;
-            sort_row(&record, line, &columns, &mut chunk, &mut first_line);
+            sort_row(
+                &record,
+                line,
+                &columns,
+                &mut chunk,
+                &mut first_line,
+                suppression,
+            );
         }
         if read == chunk_rows || (!more && read > 0) {
             chunk[0].read = read as u64;
@@ -97,6 +105,7 @@ fn sort_row(
     columns: &Columns,
     chunk: &mut [Part],
     first_line: &mut HashMap<String, u64>,
+    suppression: &SuppressionKey,
 ) {
     let left = columns
         .status
@@ -120,7 +129,7 @@ fn sort_row(
         return;
     }
     first_line.insert(email.as_str().to_owned(), line);
-    let email_hash = email.suppression_hash();
+    let email_hash = suppression.entry(email.as_str());
     let writer = usize::from(email_hash.as_bytes()[0]) % chunk.len();
     chunk[writer].rows.push(import::ImportRow {
         line,
