@@ -44,6 +44,7 @@ pub mod domain;
 pub mod feeds;
 pub mod links;
 pub mod mail;
+pub mod outbound;
 pub mod ratelimit;
 pub mod routes;
 pub mod startup;

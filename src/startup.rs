@@ -17,6 +17,7 @@ use crate::delivery::{DigestEngine, Instance, OutboxWorker};
 use crate::feeds::FeedPoller;
 use crate::links::Links;
 use crate::mail::{MailOptions, Transport};
+use crate::outbound::Policy;
 use crate::ratelimit::IpRateLimiter;
 use crate::routes::{self, AppState};
 use crate::subscriptions;
@@ -142,6 +143,7 @@ impl Application {
         let poller = FeedPoller::new(
             ctx.pool.clone(),
             &settings.feeds,
+            Policy::new(settings.outbound.allow.clone()),
             settings.base_url.as_str(),
         )
         .context("preparing the feed poller")?;

@@ -86,8 +86,12 @@ pub async fn feed(settings: &Settings, cmd: FeedCommand) -> anyhow::Result<()> {
             println!("feed {id} removed (its articles stay)");
         }
         FeedCommand::Poll { id } => {
-            let poller =
-                FeedPoller::new(pool.clone(), &settings.feeds, settings.base_url.as_str())?;
+            let poller = FeedPoller::new(
+                pool.clone(),
+                &settings.feeds,
+                crate::outbound::Policy::new(settings.outbound.allow.clone()),
+                settings.base_url.as_str(),
+            )?;
             let ids = match id {
                 Some(id) => vec![id],
                 None => feeds::all(&pool).await?.iter().map(|f| f.feed.id).collect(),

@@ -15,7 +15,8 @@ use url::Url;
 use validator::Validate;
 
 pub use sections::{
-    DeliverySettings, DkimSettings, FeedSettings, MailSettings, SignupSettings, WorkerSettings,
+    DeliverySettings, DkimSettings, FeedSettings, MailSettings, OutboundSettings, SignupSettings,
+    WorkerSettings,
 };
 pub use smtp::{SmtpTls, SmtpUrl};
 pub use values::{Millis, Secret, Secs};
@@ -48,6 +49,7 @@ pub struct Settings {
     #[validate(custom(function = "long_enough_token"))]
     pub api_token: Option<Secret<String>>,
     pub feeds: FeedSettings,
+    pub outbound: OutboundSettings,
 }
 
 /// Log output format.
@@ -73,6 +75,7 @@ impl Default for Settings {
             delivery: DeliverySettings::default(),
             api_token: None,
             feeds: FeedSettings::default(),
+            outbound: OutboundSettings::default(),
         }
     }
 }
@@ -250,6 +253,14 @@ impl Settings {
         }
         if let Some((n, v)) = env("ISCRIVITI_FEED_MAX_BYTES") {
             self.feeds.max_bytes = parsed(n, v)?;
+        }
+        if let Some((n, v)) = env("ISCRIVITI_OUTBOUND_ALLOW") {
+            self.outbound.allow = typed(n, v, |s| {
+                s.split(',')
+                    .filter(|e| !e.trim().is_empty())
+                    .map(crate::outbound::Allowed::parse)
+                    .collect()
+            })?;
         }
         Ok(())
     }

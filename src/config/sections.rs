@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::values::{Millis, Secs};
 use super::SmtpUrl;
 use crate::domain::{DnsName, FeedInterval, Sender, SubscriberEmail};
+use crate::outbound::Allowed;
 
 /// `NonZero` from a constant (the defaults).
 const fn nz32(n: u32) -> NonZeroU32 {
@@ -200,6 +201,16 @@ impl Default for DeliverySettings {
             poll_interval_ms: Millis::new(250),
         }
     }
+}
+
+/// What the service may fetch on someone's behalf (feeds, later article pages and webhooks).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Hosts, addresses or networks inside your own network that may still be fetched
+    /// (e.g. `["feeds.intranet.example", "10.1.0.0/16"]`); everything internal is refused
+    /// otherwise.
+    pub allow: Vec<Allowed>,
 }
 
 /// Polling RSS and Atom feeds for articles.

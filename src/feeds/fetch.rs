@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 
 use crate::config::FeedSettings;
 use crate::db::feeds::Validators;
+use crate::outbound::{Policy, Refused};
 
 /// What the server sent.
 #[derive(Debug)]
@@ -28,6 +29,10 @@ pub enum FetchError {
     Timeout(u64),
     #[error("the feed is larger than {0} bytes")]
     TooLarge(u64),
+    /// The address is inside the operator's network (or the scheme is not http(s)); the
+    /// message says no more than that about it.
+    #[error("{0}")]
+    Refused(Refused),
     #[error("{0}")]
     Transport(String),
 }
@@ -36,6 +41,7 @@ pub enum FetchError {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    policy: Policy,
     timeout_secs: u64,
     max_bytes: u64,
 }
@@ -43,7 +49,8 @@ pub struct Fetcher {
 impl Fetcher {
     /// `contact` (the service's public URL) goes into the User-Agent, so a feed's publisher
     /// can tell who polls them.
-    pub fn new(settings: &FeedSettings, contact: &str) -> reqwest::Result<Self> {
+    pub fn new(settings: &FeedSettings, policy: Policy, contact: &str) -> reqwest::Result<Self> {
+        let on_redirect = policy.clone();
         let client = reqwest::Client::builder()
             .user_agent(format!(
                 "Iscriviti/{} (+{contact})",
@@ -51,10 +58,24 @@ impl Fetcher {
             ))
             .connect_timeout(settings.connect_timeout_secs.get())
             .timeout(settings.timeout_secs.get())
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Every hop checked; host names are checked where they are resolved.
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= 5 {
+                    attempt.error("too many redirects")
+                } else if let Err(refused) = on_redirect.check_url(attempt.url()) {
+                    attempt.error(refused)
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .dns_resolver(policy.resolver())
+            // Straight to the address checked: a proxy from the environment would connect
+            // elsewhere on our behalf.
+            .no_proxy()
             .build()?;
         Ok(Self {
             client,
+            policy,
             timeout_secs: settings.timeout_secs.get().as_secs(),
             max_bytes: settings.max_bytes.get(),
         })
@@ -62,6 +83,10 @@ impl Fetcher {
 
     /// GETs `url`, sending `known` validators so an unchanged feed costs a 304.
     pub async fn fetch(&self, url: &str, known: &Validators) -> Result<Fetched, FetchError> {
+        let parsed = url::Url::parse(url).map_err(|e| FetchError::Transport(e.to_string()))?;
+        self.policy
+            .check_url(&parsed)
+            .map_err(FetchError::Refused)?;
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
@@ -130,6 +155,13 @@ impl Fetcher {
         // reqwest's own message is vague ("error sending request"); the causes say what
         // happened (refused, DNS, TLS...).
         let e = e.without_url();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            if let Some(refused) = cause.downcast_ref::<Refused>() {
+                return FetchError::Refused(*refused);
+            }
+            source = cause.source();
+        }
         let mut message = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(cause) = source {

@@ -14,6 +14,7 @@ use crate::db::articles::NewArticle;
 use crate::db::feeds::{self, ListFeed, Validators};
 use crate::db::{self, DbError, Pool};
 use crate::domain::Lang;
+use crate::outbound::Policy;
 
 /// The longest back-off after failures (unless the feed's own interval is longer).
 const MAX_BACKOFF_SECS: i64 = 24 * 3600;
@@ -50,11 +51,16 @@ struct Inner {
 
 impl FeedPoller {
     /// `contact` is the service's public URL, sent in the User-Agent.
-    pub fn new(pool: Pool, settings: &FeedSettings, contact: &str) -> anyhow::Result<Self> {
+    pub fn new(
+        pool: Pool,
+        settings: &FeedSettings,
+        outbound: Policy,
+        contact: &str,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
-                fetcher: Fetcher::new(settings, contact)?,
+                fetcher: Fetcher::new(settings, outbound, contact)?,
                 settings: settings.clone(),
             }),
         })

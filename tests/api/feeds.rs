@@ -576,6 +576,7 @@ async fn the_feed_commands_add_list_poll_and_remove_feeds() {
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_iscriviti"))
                 .args(&args)
                 .env("DATABASE_URL", db_url)
+                .env("ISCRIVITI_OUTBOUND_ALLOW", "127.0.0.1")
                 .env("RUST_LOG", "error")
                 .output()
                 .unwrap();
@@ -621,4 +622,65 @@ async fn the_feed_commands_add_list_poll_and_remove_feeds() {
     let (ok, _, err) = cli(args("feed poll 1")).await.unwrap();
     assert!(!ok && err.contains("no feed with id 1"), "{err}");
     assert_eq!(articles(&app).await.len(), 2, "the articles stay");
+}
+
+/// A feed that redirects into the operator's network, or is there, or a name that resolves
+/// there: refused, before anything is fetched from it, and `feed ls` says only "refused".
+#[tokio::test]
+async fn a_feed_cannot_reach_into_the_operators_network() {
+    let app = app().await;
+    // 127.0.0.2 stands for an internal host: loopback, and not in outbound.allow.
+    let internal = HttpServer::start_on("127.0.0.2").await;
+    internal.set("/internal", Route::ok(RSS_TYPE, rss()));
+    let public = HttpServer::start().await;
+    let target = internal.url("/internal");
+    public.set("/feed.xml", Route::status(302).header("Location", &target));
+    let redirected = add_feed(&app, &public.url("/feed.xml"), "newsletter").await;
+    let direct = add_feed(&app, &target, "newsletter").await;
+    let polled = app.poller.drain().await.unwrap();
+    for id in [redirected, direct] {
+        let outcome = &outcome_of(&polled, id).outcome;
+        assert!(outcome.is_err(), "{outcome:?}");
+        let error = feed(&app, id).await.last_error.unwrap();
+        assert!(error.starts_with("refused"), "{error}");
+        assert!(
+            !error.contains("127.0.0.2"),
+            "no detail about the host: {error}"
+        );
+    }
+    assert!(
+        internal.requests_for("/internal").is_empty(),
+        "nothing was fetched from inside"
+    );
+    assert!(articles(&app).await.is_empty());
+}
+
+/// With nothing allowed, a host name that resolves to loopback is refused where it is
+/// resolved: the address connected to is the one checked.
+#[tokio::test]
+async fn a_name_resolving_inside_is_refused_where_it_is_resolved() {
+    let app = spawn_app_with(|s| {
+        s.worker.enabled = false;
+        s.delivery.enabled = false;
+        s.feeds.enabled = false;
+        s.outbound.allow = Vec::new();
+    })
+    .await;
+    let server = HttpServer::start().await;
+    server.set("/feed.xml", Route::ok(RSS_TYPE, rss()));
+    let port = internal_port(&server.url("/feed.xml"));
+    let id = add_feed(
+        &app,
+        &format!("http://localhost:{port}/feed.xml"),
+        "newsletter",
+    )
+    .await;
+    app.poller.drain().await.unwrap();
+    let error = feed(&app, id).await.last_error.unwrap();
+    assert!(error.starts_with("refused"), "{error}");
+    assert!(server.requests_for("/feed.xml").is_empty());
+}
+
+fn internal_port(url: &str) -> u16 {
+    url::Url::parse(url).unwrap().port().unwrap()
 }

@@ -13,6 +13,7 @@ const LOWER: &[&str] = &[
     "domain",
     "feeds",
     "links",
+    "outbound",
     "mail",
     "ratelimit",
     "subscriptions",

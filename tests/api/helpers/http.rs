@@ -63,6 +63,7 @@ pub struct Request {
 
 /// The server; stops when dropped.
 pub struct HttpServer {
+    ip: String,
     port: u16,
     routes: Arc<Mutex<HashMap<String, Route>>>,
     requests: Arc<Mutex<Vec<Request>>>,
@@ -72,7 +73,13 @@ pub struct HttpServer {
 impl HttpServer {
     /// Listens on a free port; unknown paths get 404.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Listens on a free port of `ip` (another loopback address stands for a host inside the
+    /// operator's network).
+    pub async fn start_on(ip: &str) -> Self {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
@@ -85,6 +92,7 @@ impl HttpServer {
             }
         });
         Self {
+            ip: ip.to_owned(),
             port,
             routes,
             requests,
@@ -99,7 +107,7 @@ impl HttpServer {
 
     /// The full URL of `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://{}:{}{path}", self.ip, self.port)
     }
 
     /// The requests received for `path`, in order.
