@@ -40,6 +40,27 @@ impl MailOptions {
     }
 }
 
+/// `text` with every e-mail address in it replaced by `[address]`: relays repeat the
+/// recipient in their replies, which are stored and logged.
+pub fn redact_addresses(text: &str) -> String {
+    let stop = |c: char| c.is_whitespace() || "<>()[]\"',;:".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let start = rest[..at].rfind(stop).map_or(0, |i| i + 1);
+        let end = rest[at + 1..].find(stop).map_or(rest.len(), |i| at + 1 + i);
+        out.push_str(&rest[..start]);
+        if start < at && at + 1 < end {
+            out.push_str("[address]");
+        } else {
+            out.push_str(&rest[start..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// How a delivery attempt ended, when it did not succeed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
@@ -185,5 +206,31 @@ impl Transport {
         if let Transport::Smtp(pool) = self {
             pool.close_idle().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_in_relay_replies_are_redacted() {
+        assert_eq!(
+            redact_addresses("550 5.1.1 <mario.rossi+x@example.org>: Recipient address rejected"),
+            "550 5.1.1 <[address]>: Recipient address rejected"
+        );
+        assert_eq!(
+            redact_addresses("user quota exceeded for a@b.it, try b@c.it later"),
+            "user quota exceeded for [address], try [address] later"
+        );
+        assert_eq!(
+            redact_addresses("451 4.3.0 @ no address"),
+            "451 4.3.0 @ no address"
+        );
+        assert_eq!(redact_addresses("no at sign"), "no at sign");
+        assert_eq!(
+            redact_addresses("用户@例子.广告 rejected"),
+            "[address] rejected"
+        );
     }
 }

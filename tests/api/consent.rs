@@ -237,3 +237,112 @@ async fn unkeyed_suppression_entries_are_keyed_once_and_still_match() {
         .await;
     assert_eq!(stored, [app.state.suppression.entry("vecchia@example.org")]);
 }
+
+/// A reader with confirmations, digests and a failed delivery erases their data: afterwards
+/// no table holds their address or its local part, nor does the service's log, relay
+/// replies that repeat the address included.
+#[tokio::test]
+async fn after_an_erasure_no_table_and_no_log_line_holds_the_address() {
+    let app = crate::helpers::spawn_app_without_workers().await;
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let (server, base) = crate::helpers::ChildServer::logging(
+        &app,
+        "[worker]\nretry_base_ms = 50\nretry_max_ms = 100\nmax_attempts = 2\n\
+         [delivery]\npoll_interval_ms = 50\n",
+        log.path(),
+    );
+    let client = reqwest::Client::new();
+    crate::helpers::eventually(30, "the server to answer", || async {
+        client.get(format!("{base}/health")).send().await.is_ok()
+    })
+    .await;
+    let address = "privata.lettrice@example.org";
+    let form = format!("email={}&lists=newsletter&name=Privata", urlencode(address));
+    let post = |path: String, body: String| {
+        client
+            .post(format!("{base}{path}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post("/subscribe".into(), form).await.unwrap().status(), 200);
+    let mails = app.mails(1).await;
+    let link = app.path_of(&confirm_link(&mails[0]));
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert_eq!(
+        post("/confirm".into(), format!("token={token}"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // One digest received, one refused by the relay with the address in its reply.
+    app.add_article("Prima", "https://www.example.org/1").await;
+    let first = app.start_digest("newsletter", "Uno").await;
+    crate::helpers::eventually(30, "the first digest", || async {
+        iscriviti::digests::status(&app.state.pool, first)
+            .await
+            .unwrap()
+            .1
+            .sent
+            == 1
+    })
+    .await;
+    app.smtp.set_mode(crate::helpers::SmtpMode::PermFail);
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    app.add_article("Seconda", "https://www.example.org/2")
+        .await;
+    let second = app.start_digest("newsletter", "Due").await;
+    crate::helpers::eventually(30, "the second digest to fail", || async {
+        iscriviti::digests::status(&app.state.pool, second)
+            .await
+            .unwrap()
+            .1
+            .failed
+            == 1
+    })
+    .await;
+    let failed = app.db(move |c| db::deliveries::of_digest(c, second)).await;
+    let reply = failed[0].last_error.clone().unwrap();
+    assert!(reply.contains("[address]"), "{reply}");
+
+    let sid = app
+        .db(|c| db::subscribers::by_email(c, "privata.lettrice@example.org"))
+        .await
+        .unwrap()
+        .id;
+    let prefs = app.path_of(&app.state.links.preferences(sid));
+    assert_eq!(
+        post(format!("{prefs}/erase"), String::new())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    drop(server);
+
+    for needle in [
+        "privata.lettrice@example.org",
+        "privata.lettrice",
+        "Privata",
+    ] {
+        assert_eq!(
+            app.columns_holding(needle).await,
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        logged.contains("subscriber erased"),
+        "the log was captured: {logged}"
+    );
+    assert!(!logged.contains("privata.lettrice"), "{logged}");
+}

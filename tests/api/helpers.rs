@@ -188,6 +188,57 @@ impl TestApp {
         );
     }
 
+    /// Every (table, column) of the database whose text holds `needle`.
+    pub async fn columns_holding(&self, needle: &'static str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Column {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            table_name: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            column_name: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            data_type: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        self.db(move |c| {
+            let pg = matches!(c, DbConnection::Pg(_));
+            let columns: Vec<Column> = match pg {
+                true => diesel::sql_query(
+                    "SELECT table_name::text AS table_name, column_name::text AS column_name, \
+                     data_type::text AS data_type FROM information_schema.columns \
+                     WHERE table_schema = 'public'",
+                )
+                .load(c)?,
+                false => diesel::sql_query(
+                    "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type \
+                     FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'",
+                )
+                .load(c)?,
+            };
+            assert!(columns.len() > 40, "every table's columns were listed");
+            let mut found = Vec::new();
+            for col in columns {
+                let text = match (pg, col.data_type.as_str()) {
+                    (true, "bytea") => format!("encode(\"{}\", 'escape')", col.column_name),
+                    _ => format!("CAST(\"{}\" AS TEXT)", col.column_name),
+                };
+                let sql = format!(
+                    "SELECT COUNT(*) AS n FROM \"{}\" WHERE {text} LIKE '%{needle}%'",
+                    col.table_name
+                );
+                if diesel::sql_query(sql).get_result::<N>(c)?.n > 0 {
+                    found.push(format!("{}.{}", col.table_name, col.column_name));
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     /// The one subscription status of `email` on `list`.
     pub async fn status_of(&self, email: &'static str, list: &'static str) -> Option<String> {
         self.db(move |c| {
@@ -363,6 +414,44 @@ impl ChildServer {
             child,
             _config: file,
         }
+    }
+
+    /// Starts the binary listening on a known port, logging at `info` (as an operator runs
+    /// it) into `log`; returns it and its base address.
+    pub fn logging(app: &TestApp, config: &str, log: &std::path::Path) -> (Self, String) {
+        use std::io::Write;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(
+            file,
+            "bind = \"127.0.0.1:{port}\"\nbase_url = \"{BASE_URL}\"\n\
+             [outbound]\nallow = [\"127.0.0.1\"]\n{config}"
+        )
+        .unwrap();
+        let out = std::fs::File::create(log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_iscriviti"))
+            .arg("--config")
+            .arg(file.path())
+            .arg("serve")
+            .env("DATABASE_URL", &app.db_url)
+            .env(
+                "ISCRIVITI_SMTP_URL",
+                format!("smtp://127.0.0.1:{}", app.smtp.port()),
+            )
+            .env("RUST_LOG", "info")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("the binary starts");
+        let server = Self {
+            child,
+            _config: file,
+        };
+        (server, format!("http://127.0.0.1:{port}"))
     }
 
     /// SIGKILL: no shutdown, no lease released.

@@ -151,10 +151,12 @@ fn is_reply(e: &lettre::transport::smtp::Error) -> bool {
 }
 
 /// 5xx answers are permanent; everything else (4xx, I/O, TLS, timeouts) is worth a retry.
+/// The reply's text is stored and logged with any address in it redacted.
 pub fn classify(e: lettre::transport::smtp::Error) -> SendError {
+    let reason = super::redact_addresses(&e.to_string());
     if e.is_permanent() {
-        SendError::Permanent(e.to_string())
+        SendError::Permanent(reason)
     } else {
-        SendError::Temporary(e.to_string())
+        SendError::Temporary(reason)
     }
 }

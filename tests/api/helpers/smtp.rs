@@ -247,6 +247,7 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
     // Whether this transaction's MAIL declared SMTPUTF8.
     let mut utf8 = false;
     let mut ehlo: Vec<u8> = Vec::new();
+    let mut refusal = String::new();
     // The chunks of a message sent with BDAT so far.
     let mut chunks = Vec::new();
     let mut line = String::new();
@@ -303,6 +304,13 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             }
         } else if upper.starts_with("RCPT TO:") {
             let current = *mode.lock().unwrap();
+            // Like Postfix, a refusal repeats the address.
+            let address = path(&line[8..]);
+            refusal = match current {
+                SmtpMode::TempFail => format!("451 4.3.0 <{address}>: try again later\r\n"),
+                SmtpMode::PermFail => format!("550 5.1.1 <{address}>: no such mailbox\r\n"),
+                SmtpMode::Accept => String::new(),
+            };
             match current {
                 // As Postfix: a non-ASCII address only in a transaction that declared it.
                 _ if !line.is_ascii() && !utf8 => {
@@ -312,8 +320,7 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
                     rcpt.push(path(&line[8..]));
                     b"250 OK\r\n"
                 }
-                SmtpMode::TempFail => b"451 4.3.0 try again later\r\n",
-                SmtpMode::PermFail => b"550 5.1.1 no such mailbox\r\n",
+                SmtpMode::TempFail | SmtpMode::PermFail => refusal.as_bytes(),
             }
         } else if upper.starts_with("DATA") && rcpt.is_empty() {
             b"554 5.5.1 no valid recipients\r\n"
