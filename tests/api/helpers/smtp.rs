@@ -247,6 +247,7 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
     // Whether this transaction's MAIL declared SMTPUTF8.
     let mut utf8 = false;
     let mut ehlo: Vec<u8> = Vec::new();
+    // The reply to the last refused RCPT (it lives as long as the reply borrowed from it).
     let mut refusal = String::new();
     // The chunks of a message sent with BDAT so far.
     let mut chunks = Vec::new();
@@ -306,11 +307,16 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
             let current = *mode.lock().unwrap();
             // Like Postfix, a refusal repeats the address.
             let address = path(&line[8..]);
-            refusal = match current {
-                SmtpMode::TempFail => format!("451 4.3.0 <{address}>: try again later\r\n"),
-                SmtpMode::PermFail => format!("550 5.1.1 <{address}>: no such mailbox\r\n"),
-                SmtpMode::Accept => String::new(),
-            };
+            refusal.clear();
+            match current {
+                SmtpMode::TempFail => refusal.push_str("451 4.3.0 <"),
+                SmtpMode::PermFail => refusal.push_str("550 5.1.1 <"),
+                SmtpMode::Accept => {}
+            }
+            if current != SmtpMode::Accept {
+                refusal.push_str(&address);
+                refusal.push_str(">: refused by the test relay\r\n");
+            }
             match current {
                 // As Postfix: a non-ASCII address only in a transaction that declared it.
                 _ if !line.is_ascii() && !utf8 => {
