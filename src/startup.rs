@@ -76,10 +76,19 @@ pub async fn context(settings: &Settings) -> anyhow::Result<AppContext> {
             Ok::<_, anyhow::Error>((key, db::suppressions::key(conn)?))
         })
         .await?;
+    let configured = settings.links.decoded_keys().map_err(anyhow::Error::msg)?;
     let links = Links::new(
         settings.base_url.clone(),
         hex::decode(link_key).context("stored link key")?,
-    );
+    )
+    .with_keys(
+        &configured,
+        settings.links.sign_with.as_deref(),
+        settings.links.retire_stored_key,
+    )
+    .with_preferences_ttl(chrono::Duration::days(i64::from(
+        settings.links.preferences_ttl_days.get(),
+    )));
     Ok(AppContext {
         pool,
         templates,

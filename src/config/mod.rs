@@ -15,8 +15,8 @@ use url::Url;
 use validator::Validate;
 
 pub use sections::{
-    DeliverySettings, DkimSettings, FeedSettings, MailSettings, OutboundSettings, SignupSettings,
-    WorkerSettings,
+    DeliverySettings, DkimSettings, FeedSettings, LinkSettings, MailSettings, OutboundSettings,
+    SignupSettings, WorkerSettings,
 };
 pub use smtp::{SmtpTls, SmtpUrl};
 pub use values::{Millis, Secret, Secs};
@@ -50,6 +50,7 @@ pub struct Settings {
     pub api_token: Option<Secret<String>>,
     pub feeds: FeedSettings,
     pub outbound: OutboundSettings,
+    pub links: LinkSettings,
 }
 
 /// Log output format.
@@ -76,6 +77,7 @@ impl Default for Settings {
             api_token: None,
             feeds: FeedSettings::default(),
             outbound: OutboundSettings::default(),
+            links: LinkSettings::default(),
         }
     }
 }
@@ -152,6 +154,12 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 setting: "mail.dkim.domain (ISCRIVITI_DKIM_DOMAIN)".into(),
                 reason: "is required with a key file".into(),
+            });
+        }
+        if let Err(reason) = self.links.decoded_keys() {
+            return Err(ConfigError::Invalid {
+                setting: "links".into(),
+                reason,
             });
         }
         if self.worker.retry_max_ms.get() < self.worker.retry_base_ms.get() {

@@ -1,12 +1,13 @@
 //! The sections of the settings, each with its defaults. Every value is parsed into its type
 //! when the settings are loaded: counts that cannot be zero, durations, addresses, DNS names.
 
+use std::collections::BTreeMap;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroU8, NonZeroUsize};
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::values::{Millis, Secs};
+use super::values::{Millis, Secret, Secs};
 use super::SmtpUrl;
 use crate::domain::{DnsName, FeedInterval, Sender, SubscriberEmail};
 use crate::outbound::Allowed;
@@ -199,6 +200,64 @@ impl Default for DeliverySettings {
             messages_per_second: 0,
             per_domain_per_second: 0,
             poll_interval_ms: Millis::new(250),
+        }
+    }
+}
+
+/// The keys of the links in mail, and how long preferences links work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkSettings {
+    /// Keys by id (a letter, then letters and digits): hex secrets of at least 32 bytes
+    /// (`openssl rand -hex 32`). Every one verifies links; `sign_with` signs new ones.
+    pub keys: BTreeMap<String, Secret<String>>,
+    /// The key new links are signed with; by default the key stored in the database (`k0`).
+    pub sign_with: Option<String>,
+    /// Stop accepting links signed with the stored key (after rotating to a configured one,
+    /// once the mail that carries them is old enough).
+    pub retire_stored_key: bool,
+    /// How long a preferences link (which shows the address and can erase it) works.
+    pub preferences_ttl_days: NonZeroU32,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            keys: BTreeMap::new(),
+            sign_with: None,
+            retire_stored_key: false,
+            preferences_ttl_days: nz32(30),
+        }
+    }
+}
+
+impl LinkSettings {
+    /// The configured keys as `(id, secret)`, or what is wrong with them.
+    pub fn decoded_keys(&self) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let mut keys = Vec::with_capacity(self.keys.len());
+        for (id, secret) in &self.keys {
+            let id_ok = id.starts_with(|c: char| c.is_ascii_alphabetic())
+                && id.len() <= 16
+                && id.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !id_ok || id == crate::links::STORED_KEY_ID {
+                return Err(format!(
+                    "key id {id:?}: a letter then up to 15 letters or digits, not k0"
+                ));
+            }
+            let bytes = hex::decode(secret.expose().trim())
+                .ok()
+                .filter(|b| b.len() >= 32)
+                .ok_or_else(|| format!("key {id:?}: at least 32 bytes in hex"))?;
+            keys.push((id.clone(), bytes));
+        }
+        let known = |id: &String| id == crate::links::STORED_KEY_ID || self.keys.contains_key(id);
+        match &self.sign_with {
+            Some(id) if !known(id) => Err(format!("sign_with {id:?} names no key")),
+            None if self.retire_stored_key => Err("retire_stored_key needs sign_with".into()),
+            Some(id) if self.retire_stored_key && id == crate::links::STORED_KEY_ID => {
+                Err("cannot sign with the retired stored key".into())
+            }
+            _ => Ok(keys),
         }
     }
 }

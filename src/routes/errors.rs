@@ -26,6 +26,8 @@ pub enum PublicError {
     InvalidLink,
     #[error("the link has expired")]
     Expired,
+    #[error("the preferences link has expired: ask for a new one")]
+    PreferencesExpired,
     #[error("too many requests")]
     RateLimited,
     #[error(
@@ -58,6 +60,7 @@ impl PublicError {
             PublicError::UnknownList => "error_unknown_list",
             PublicError::InvalidLink => "error_invalid_link",
             PublicError::Expired => "error_expired_link",
+            PublicError::PreferencesExpired => "error_preferences_expired",
             PublicError::RateLimited => "error_rate_limited",
             PublicError::UnsupportedType => "error_unsupported_type",
             PublicError::BadRequest(_) => "error_bad_request",
@@ -74,7 +77,7 @@ impl ResponseError for PublicError {
             | PublicError::UnknownList
             | PublicError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PublicError::InvalidLink => StatusCode::NOT_FOUND,
-            PublicError::Expired => StatusCode::GONE,
+            PublicError::Expired | PublicError::PreferencesExpired => StatusCode::GONE,
             PublicError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             PublicError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PublicError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -181,6 +184,7 @@ fn build(req: &HttpRequest, status: StatusCode, info: &ErrorInfo) -> HttpRespons
             title => state.templates.t(lang, "error_title"),
             message => message,
             is_error => true,
+            manage => info.key == "error_preferences_expired",
             back => status != StatusCode::INTERNAL_SERVER_ERROR,
         },
     );

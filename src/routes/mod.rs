@@ -62,9 +62,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(public::save_preferences)),
         )
         .service(
+            web::resource("/unsubscribe/{link}/undo")
+                .wrap(private())
+                .route(web::post().to(public::undo)),
+        )
+        .service(
             web::resource("/preferences/{link}/erase")
                 .wrap(private())
                 .route(web::post().to(public::erase)),
+        )
+        .service(
+            web::resource("/manage")
+                .route(web::get().to(public::manage_page))
+                .route(web::post().to(public::request_link)),
         )
         .route("/health", web::get().to(health))
         .route("/api/articles", web::post().to(api::add_article));

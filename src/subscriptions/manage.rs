@@ -36,6 +36,52 @@ pub async fn unsubscribe(
     .await
 }
 
+/// What undoing an unsubscription did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undone {
+    /// Back on the list.
+    Resubscribed,
+    /// Not unsubscribed (any more): nothing to undo.
+    Nothing,
+    /// Unsubscribed more than a day ago: a new signup, confirmed from the mailbox, is needed.
+    TooLate,
+}
+
+/// How long after unsubscribing the unsubscribe link may undo it.
+const UNDO_WITHIN: chrono::Duration = chrono::Duration::days(1);
+
+/// Puts a reader who has just left a list back on it, from the same unsubscribe link (a
+/// click by mistake): only shortly after, and only to where they were.
+pub async fn undo_unsubscribe(
+    state: &AppContext,
+    subscriber_id: i64,
+    list_id: i64,
+) -> Result<Undone, UseCaseError> {
+    db::write(&state.pool, move |conn| {
+        let now = Utc::now().naive_utc();
+        let current = subscribers::subscriptions_of(conn, subscriber_id)?
+            .into_iter()
+            .find(|s| s.list_id == list_id);
+        let Some(sub) = current.filter(|s| s.status == SubscriptionStatus::Unsubscribed) else {
+            return Ok(Undone::Nothing);
+        };
+        if !matches!(sub.unsubscribed_at, Some(at) if now - at <= UNDO_WITHIN) {
+            return Ok(Undone::TooLate);
+        }
+        subscribers::set_subscription(
+            conn,
+            subscriber_id,
+            list_id,
+            SubscriptionStatus::Confirmed,
+            &sub.source,
+            now,
+        )?;
+        tracing::info!(subscriber_id, list_id, "unsubscription undone");
+        Ok(Undone::Resubscribed)
+    })
+    .await
+}
+
 /// One list on the preferences page.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PreferenceList {

@@ -5,8 +5,10 @@
 mod confirm;
 mod export;
 mod import;
+mod limits;
 mod lists;
 mod manage;
+mod manage_link;
 mod remind;
 mod signup;
 
@@ -17,7 +19,9 @@ pub use import::{
 };
 pub use lists::{create_list, public_lists, seed_default_list, unsubscribe_view, ListInput};
 pub use manage::{
-    erase, preferences, unsubscribe, update_preferences, PreferenceList, Preferences,
+    erase, preferences, undo_unsubscribe, unsubscribe, update_preferences, PreferenceList,
+    Preferences, Undone,
 };
+pub use manage_link::{send_manage_link, ManageLink};
 pub use remind::{remind_pending, Reminded};
 pub use signup::{signup, SignupOutcome, SignupRequest};

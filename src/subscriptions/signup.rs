@@ -1,10 +1,11 @@
 use chrono::{Duration, Utc};
 
+use super::limits::{over_limit, Limits};
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, lists, outbox, subscribers, suppressions, tokens, DbConnection};
 use crate::domain::{
-    mailbox_key, mask_email, Lang, ListSlug, Sender, SubscriberEmail, SubscriberName,
-    SubscriptionStatus, SuppressionKey, Token,
+    mask_email, Lang, ListSlug, Sender, SubscriberEmail, SubscriberName, SubscriptionStatus,
+    SuppressionKey, Token,
 };
 use crate::mail::{compose, ComposedMail, MailParts};
 
@@ -46,10 +47,7 @@ pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutc
         return Err(UseCaseError::NoList);
     }
     let ttl = state.settings.signup.confirm_ttl_secs.chrono();
-    let limits = Limits {
-        per_mailbox_per_hour: i64::from(state.settings.signup.resend_per_hour),
-        per_domain_per_minute: i64::from(state.settings.signup.per_domain_per_minute),
-    };
+    let limits = Limits::of(&state.settings.signup);
     let token = Token::generate();
     let confirm_url = state.links.confirm(&token, req.lang);
     let chosen = match pick_lists(
@@ -176,14 +174,6 @@ struct Pending {
     suppression: SuppressionKey,
 }
 
-/// How much confirmation mail one mailbox, and one domain, may be sent.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    per_mailbox_per_hour: i64,
-    /// 0: no limit.
-    per_domain_per_minute: i64,
-}
-
 /// The signup's one write transaction. Nothing is written when the request is refused
 /// (blocked reader, limit reached): the reader is told the same either way.
 fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCaseError> {
@@ -281,33 +271,6 @@ fn record(conn: &mut DbConnection, p: &Pending) -> Result<SignupOutcome, UseCase
         },
     )?;
     Ok(SignupOutcome::ConfirmationQueued)
-}
-
-/// Whether the address's mailbox (any `+tag` of it) had its hour's quota of mail, or its
-/// domain its minute's: one client rotating tags or addresses cannot bomb a mailbox or a
-/// small domain through the form.
-fn over_limit(
-    conn: &mut DbConnection,
-    email: &str,
-    limits: &Limits,
-    now: chrono::NaiveDateTime,
-) -> diesel::QueryResult<bool> {
-    let (mailbox, domain) = mailbox_key(email);
-    outbox::lock_mailbox(conn, &mailbox)?;
-    let hour = now - Duration::hours(1);
-    if outbox::count_recent_to(conn, outbox::Recent::Mailbox(&mailbox), hour)?
-        >= limits.per_mailbox_per_hour
-    {
-        return Ok(true);
-    }
-    if limits.per_domain_per_minute == 0 {
-        return Ok(false);
-    }
-    let minute = now - Duration::minutes(1);
-    Ok(
-        outbox::count_recent_to(conn, outbox::Recent::Domain(&domain), minute)?
-            >= limits.per_domain_per_minute,
-    )
 }
 
 /// The public, active lists with these slugs; any slug that is not one is an error.

@@ -15,6 +15,7 @@ mod feeds;
 mod helpers;
 mod import;
 mod layers;
+mod links;
 mod migrations;
 mod preferences;
 mod schedules;

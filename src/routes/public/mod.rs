@@ -2,14 +2,16 @@
 
 mod body;
 mod confirm;
+mod manage;
 mod preferences;
 mod signup;
 mod unsubscribe;
 
 pub use confirm::{confirm, confirm_page};
+pub use manage::{manage_page, request_link};
 pub use preferences::{erase, preferences_page, save_preferences};
 pub use signup::{index, subscribe};
-pub use unsubscribe::{unsubscribe, unsubscribe_page};
+pub use unsubscribe::{undo, unsubscribe, unsubscribe_page};
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};

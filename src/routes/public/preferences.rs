@@ -3,14 +3,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::body;
 use super::{message, page, reader_lang, request_lang, settle_lang, PublicError};
 use crate::domain::{Lang, ListSlug};
+use crate::links::PreferencesLink;
 use crate::routes::AppState;
 use crate::subscriptions::{self, Preferences};
 
+/// The subscriber a preferences link names, while it works.
 fn subscriber(state: &AppState, signed: &str) -> Result<i64, PublicError> {
-    state
+    match state
         .links
-        .verify_preferences(signed)
-        .ok_or(PublicError::InvalidLink)
+        .verify_preferences(signed, chrono::Utc::now().naive_utc())
+    {
+        Some(PreferencesLink::Valid(id)) => Ok(id),
+        Some(PreferencesLink::Expired) => Err(PublicError::PreferencesExpired),
+        None => Err(PublicError::InvalidLink),
+    }
 }
 
 /// The page in `lang`; the language select shows the reader's own.

@@ -171,7 +171,7 @@ fn accepted(
     }
 }
 
-fn client_ip(req: &HttpRequest, proxies: u8) -> IpAddr {
+pub(super) fn client_ip(req: &HttpRequest, proxies: u8) -> IpAddr {
     let forwarded_for = req
         .headers()
         .get("x-forwarded-for")

@@ -2,10 +2,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{message, page, reader_lang, request_lang, settle_lang, PublicError};
 use crate::routes::AppState;
-use crate::subscriptions;
+use crate::subscriptions::{self, Undone};
 
 /// `GET /unsubscribe/{link}`: a page with an Unsubscribe button, in the reader's language;
-/// changes nothing.
+/// changes nothing. The link (readable by anyone the digest is forwarded to) leads nowhere
+/// else: the preferences, which show the address, are mailed on request (`/manage`).
 pub async fn unsubscribe_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -28,7 +29,6 @@ pub async fn unsubscribe_page(
         &minijinja::context! {
             token => signed,
             list_name => list_name,
-            preferences_url => state.links.preferences(subscriber_id),
         },
     )
 }
@@ -56,11 +56,36 @@ pub async fn unsubscribe(
             .content_type("text/plain; charset=utf-8")
             .body(state.templates.t(lang, "unsubscribed_message").to_owned()));
     }
-    message(
+    page(
         &state,
         &req,
+        "unsubscribed",
         lang,
-        "unsubscribed_title",
-        "unsubscribed_message",
+        &minijinja::context! { token => path.into_inner() },
     )
+}
+
+/// `POST /unsubscribe/{link}/undo`: back on the list, if the reader left it a moment ago.
+pub async fn undo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PublicError> {
+    settle_lang(&req, request_lang(&req));
+    let (subscriber_id, list_id) = state
+        .links
+        .verify_unsubscribe(&path)
+        .ok_or(PublicError::InvalidLink)?;
+    let (_, reader) = subscriptions::unsubscribe_view(&state, subscriber_id, list_id).await?;
+    let lang = reader_lang(&req, reader);
+    match subscriptions::undo_unsubscribe(&state, subscriber_id, list_id).await? {
+        Undone::Resubscribed | Undone::Nothing => message(
+            &state,
+            &req,
+            lang,
+            "resubscribed_title",
+            "resubscribed_message",
+        ),
+        Undone::TooLate => message(&state, &req, lang, "error_title", "error_undo_too_late"),
+    }
 }
