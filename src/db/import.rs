@@ -285,6 +285,15 @@ fn insert_subscribers(
         .bind::<Timestamp, _>(target.now)
         .load(c)?,
     };
+    let names: HashMap<&str, &str> = rows
+        .iter()
+        .filter_map(|r| Some((r.email.as_str(), r.name.as_deref()?)))
+        .collect();
+    let named: Vec<(i64, &str)> = created
+        .iter()
+        .filter_map(|c| Some((c.id, *names.get(c.email.as_str())?)))
+        .collect();
+    super::terms::add(conn, &named)?;
     Ok(created.into_iter().map(|c| (c.email, c.id)).collect())
 }
 

@@ -89,3 +89,34 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<List>> {
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     lists::table.count().get_result(conn)
 }
+
+/// What an admin may change of a list (not its slug: forms and links name it).
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = lists, treat_none_as_null = true)]
+pub struct ListChanges<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub public: bool,
+    pub double_opt_in: bool,
+    pub language: &'a str,
+    pub from_name: &'a str,
+    pub from_address: &'a str,
+    pub reply_to: Option<&'a str>,
+}
+
+/// Changes a list; false when there is no such list.
+pub fn update(conn: &mut DbConnection, id: i64, changes: &ListChanges<'_>) -> QueryResult<bool> {
+    Ok(diesel::update(lists::table.find(id))
+        .set(changes)
+        .execute(conn)?
+        == 1)
+}
+
+/// Archives a list (hidden from the form and from new digests, its subscribers kept) or
+/// brings it back.
+pub fn set_archived(conn: &mut DbConnection, id: i64, archived: bool) -> QueryResult<bool> {
+    Ok(diesel::update(lists::table.find(id))
+        .set(lists::archived.eq(archived))
+        .execute(conn)?
+        == 1)
+}

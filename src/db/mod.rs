@@ -11,13 +11,16 @@
 mod lease;
 
 pub mod articles;
+pub mod audit;
 pub mod counts;
 pub mod deliveries;
 pub mod digests;
+pub mod directory;
 pub mod export;
 pub mod feeds;
 mod ids;
 pub mod import;
+pub mod import_jobs;
 pub mod instances;
 pub mod lists;
 pub mod outbox;
@@ -25,8 +28,11 @@ pub mod ranges;
 pub mod schedules;
 pub mod schema;
 pub mod settings;
+pub mod staff;
+pub mod stats;
 pub mod subscribers;
 pub mod suppressions;
+pub mod terms;
 pub mod tokens;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};

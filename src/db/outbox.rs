@@ -210,17 +210,22 @@ pub fn mark_failed(
     mark_failed_row(conn, id, attempts, error).map(drop)
 }
 
-/// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address,
-/// its mailbox and domain, the bodies and the relay's replies are blanked. The rows stay as a
-/// record that something was (or was not) sent.
-pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryResult<()> {
+/// Cancels a subscriber's mail not sent yet (they were blocked).
+pub fn cancel_queued(conn: &mut DbConnection, subscriber_id: i64) -> QueryResult<usize> {
     diesel::update(
         outbox::table
             .filter(outbox::subscriber_id.eq(subscriber_id))
             .filter(outbox::status.eq(OutboxStatus::Queued)),
     )
     .set(outbox::status.eq(OutboxStatus::Cancelled))
-    .execute(conn)?;
+    .execute(conn)
+}
+
+/// Removes a subscriber's personal data from the outbox: unsent mail is cancelled, the address,
+/// its mailbox and domain, the bodies and the relay's replies are blanked. The rows stay as a
+/// record that something was (or was not) sent.
+pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryResult<()> {
+    cancel_queued(conn, subscriber_id)?;
     diesel::update(outbox::table.filter(outbox::subscriber_id.eq(subscriber_id)))
         .set((
             outbox::recipient.eq(""),
@@ -232,6 +237,28 @@ pub fn forget_subscriber(conn: &mut DbConnection, subscriber_id: i64) -> QueryRe
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// One transactional mail of a subscriber: kind, status, when it was recorded, when sent.
+pub type MailRecord = (String, OutboxStatus, NaiveDateTime, Option<NaiveDateTime>);
+
+/// A subscriber's transactional mail (confirmations, links), newest first.
+pub fn mails_of(
+    conn: &mut DbConnection,
+    subscriber_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<MailRecord>> {
+    outbox::table
+        .filter(outbox::subscriber_id.eq(subscriber_id))
+        .order(outbox::id.desc())
+        .limit(limit)
+        .select((
+            outbox::kind,
+            outbox::status,
+            outbox::created_at,
+            outbox::sent_at,
+        ))
+        .load(conn)
 }
 
 /// Row counts per status, for health and tests.

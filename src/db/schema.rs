@@ -218,6 +218,95 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    staff_users (id) {
+        id -> BigInt,
+        email -> Text,
+        role -> Text,
+        password_hash -> Text,
+        language -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        password_changed_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    staff_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_tokens (hash) {
+        hash -> Text,
+        purpose -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        key -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        user_email -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    import_jobs (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        list_id -> BigInt,
+        file_name -> Text,
+        status -> Text,
+        read_rows -> BigInt,
+        imported -> BigInt,
+        rejected -> BigInt,
+        summary -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    import_errors (job_id, line) {
+        job_id -> BigInt,
+        line -> BigInt,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    subscriber_terms (subscriber_id, term) {
+        subscriber_id -> BigInt,
+        term -> Text,
+    }
+}
+
+diesel::joinable!(staff_sessions -> staff_users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     lists,
     subscribers,
@@ -235,4 +324,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     feeds,
     instances,
     token_lists,
+    staff_users,
+    staff_sessions,
+    staff_tokens,
+    login_failures,
+    audit_log,
+    import_jobs,
+    import_errors,
+    subscriber_terms,
 );

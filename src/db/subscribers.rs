@@ -84,16 +84,20 @@ pub fn insert(
         subscribers::updated_at.eq(now),
     );
     // MultiConnection has no RETURNING; both concrete connections do (one round trip fewer).
-    match conn {
+    let subscriber = match conn {
         DbConnection::Pg(c) => diesel::insert_into(subscribers::table)
             .values(values)
             .returning(Subscriber::as_returning())
-            .get_result(c),
+            .get_result(c)?,
         DbConnection::Sqlite(c) => diesel::insert_into(subscribers::table)
             .values(values)
             .returning(Subscriber::as_returning())
-            .get_result(c),
+            .get_result(c)?,
+    };
+    if let Some(name) = name {
+        super::terms::add(conn, &[(subscriber.id, name)])?;
     }
+    Ok(subscriber)
 }
 
 /// Sets the language a subscriber reads their mail in.
@@ -110,6 +114,41 @@ pub fn set_language(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Changes a subscriber's name (and the words it is found by) and language.
+pub fn update_profile(
+    conn: &mut DbConnection,
+    id: i64,
+    name: Option<&str>,
+    language: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(subscribers::table.find(id))
+        .set((
+            subscribers::name.eq(name),
+            subscribers::language.eq(language),
+            subscribers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    super::terms::replace(conn, id, name)?;
+    Ok(n == 1)
+}
+
+/// Blocks a subscriber (no mail of any kind, no signup) or unblocks them.
+pub fn set_blocked(
+    conn: &mut DbConnection,
+    id: i64,
+    blocked: bool,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(subscribers::table.find(id))
+        .set((
+            subscribers::blocked.eq(blocked),
+            subscribers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Deletes a subscriber and their deliveries; subscriptions and tokens go with it (ON DELETE
@@ -136,6 +175,7 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         super::counts::add_counts(conn, digest_id, skipped)?;
     }
     diesel::delete(theirs).execute(conn)?;
+    super::terms::delete(conn, id)?;
     diesel::delete(subscribers::table.find(id)).execute(conn)
 }
 

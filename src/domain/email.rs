@@ -64,6 +64,13 @@ impl SubscriberEmail {
         Ok(Self { stored, envelope })
     }
 
+    /// The start of an address as the admin's search compares it with stored ones
+    /// (lower-cased, NFC); `None` when blank.
+    pub fn normalise_prefix(input: &str) -> Option<String> {
+        let trimmed = input.trim();
+        (!trimmed.is_empty()).then(|| nfc(&trimmed.to_lowercase()).into_owned())
+    }
+
     /// The address as stored.
     pub fn as_str(&self) -> &str {
         &self.stored
@@ -135,7 +142,7 @@ pub fn envelope_form(stored: &str) -> Cow<'_, str> {
     }
 }
 
-fn nfc(s: &str) -> Cow<'_, str> {
+pub(super) fn nfc(s: &str) -> Cow<'_, str> {
     ComposingNormalizerBorrowed::new_nfc().normalize(s)
 }
 

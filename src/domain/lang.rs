@@ -46,6 +46,14 @@ impl Lang {
         ranked.first().map(|(_, lang)| *lang)
     }
 
+    /// The language's name in itself.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::It => "Italiano",
+            Lang::En => "English",
+        }
+    }
+
     /// The ISO code.
     pub fn code(self) -> &'static str {
         match self {

@@ -9,6 +9,7 @@ mod feed;
 mod lang;
 mod mailbox;
 mod name;
+mod password;
 mod slug;
 mod status;
 mod token;
@@ -20,9 +21,12 @@ pub use email::{envelope_form, mailbox_key, mask as mask_email, SubscriberEmail,
 pub use feed::{FeedInterval, FeedUrl};
 pub use lang::Lang;
 pub use mailbox::Sender;
-pub use name::SubscriberName;
+pub use name::{search_terms, SubscriberName};
+pub use password::Password;
 pub use slug::ListSlug;
-pub use status::{DeliveryStatus, DigestStatus, OutboxStatus, SubscriptionStatus};
+pub use status::{
+    AuditAction, DeliveryStatus, DigestStatus, OutboxStatus, Role, SubscriptionStatus,
+};
 pub use token::Token;
 
 /// Why an input was refused. Each variant has a message key so public pages can say it in the
@@ -55,6 +59,12 @@ pub enum DomainError {
     InvalidFeed(&'static str),
     #[error("a DNS name is dot-separated labels of letters, digits, hyphens and underscores")]
     InvalidDnsName,
+    #[error("the password must have at least 12 characters")]
+    PasswordTooShort,
+    #[error("the password must have at most 256 characters and no control characters")]
+    PasswordInvalid,
+    #[error("the role must be admin or editor")]
+    UnknownRole,
 }
 
 impl DomainError {
@@ -69,7 +79,10 @@ impl DomainError {
             DomainError::InvalidSender => "error_bad_request",
             DomainError::InvalidToken => "error_invalid_link",
             DomainError::UnknownStatus => "error_bad_request",
+            DomainError::PasswordTooShort => "error_password_short",
+            DomainError::PasswordInvalid => "error_password_invalid",
             DomainError::InvalidDnsName
+            | DomainError::UnknownRole
             | DomainError::InvalidArticle(_)
             | DomainError::InvalidCadence(_)
             | DomainError::InvalidFeed(_) => "error_bad_request",

@@ -140,6 +140,53 @@ status!(
     }
 );
 
+status!(
+    /// What a staff account may do.
+    Role {
+        /// Everything an editor does, and lists, subscribers, imports and exports, staff
+        /// accounts and the audit trail.
+        Admin = "admin",
+        /// Articles, feeds and digests.
+        Editor = "editor",
+    }
+);
+
+status!(
+    /// What the audit trail records. The trail names readers by id only, so an erasure
+    /// leaves nothing of their address behind.
+    AuditAction {
+        Setup = "setup",
+        Login = "login",
+        LoginFailed = "login_failed",
+        Logout = "logout",
+        PasswordChanged = "password_changed",
+        PasswordReset = "password_reset",
+        UserCreated = "user_created",
+        UserDisabled = "user_disabled",
+        UserEnabled = "user_enabled",
+        RoleChanged = "role_changed",
+        ListCreated = "list_created",
+        ListUpdated = "list_updated",
+        ListArchived = "list_archived",
+        ListRestored = "list_restored",
+        SubscriberAdded = "subscriber_added",
+        SubscriberUpdated = "subscriber_updated",
+        SubscriberBlocked = "subscriber_blocked",
+        SubscriberUnblocked = "subscriber_unblocked",
+        SubscriberErased = "subscriber_erased",
+        Import = "import",
+        Export = "export",
+        DigestSent = "digest_sent",
+    }
+);
+
+impl Role {
+    /// Parses `admin` or `editor`, with an error that says so.
+    pub fn parse_input(input: &str) -> Result<Self, DomainError> {
+        Self::parse(input.trim()).map_err(|_| DomainError::UnknownRole)
+    }
+}
+
 impl DigestStatus {
     /// Whether the digest may still go out (and may be cancelled).
     pub fn is_open(self) -> bool {

@@ -1,0 +1,14 @@
+DROP INDEX subscriptions_unsubscribed;
+DROP INDEX subscriptions_created;
+DROP INDEX subscriptions_list_subscriber;
+DROP INDEX subscriptions_list_status_subscriber;
+CREATE INDEX subscriptions_list_status ON subscriptions (list_id, status);
+DROP TABLE subscriber_terms;
+DROP TABLE import_errors;
+DROP TABLE import_jobs;
+DROP TABLE audit_log;
+DROP TABLE login_failures;
+DROP TABLE staff_tokens;
+DROP TABLE staff_sessions;
+DROP TABLE staff_users;
+DROP INDEX subscribers_email_prefix;
