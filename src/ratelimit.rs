@@ -31,6 +31,20 @@ impl From<IpAddr> for ClientKey {
     }
 }
 
+/// `192.0.2.1`, or `2001:db8:1:2::/64`.
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientKey::V4(o) => write!(f, "{}", std::net::Ipv4Addr::from(*o)),
+            ClientKey::V6Prefix(p) => {
+                let mut full = [0; 16];
+                full[..8].copy_from_slice(p);
+                write!(f, "{}/64", std::net::Ipv6Addr::from(full))
+            }
+        }
+    }
+}
+
 /// The client's address: the peer's, or with `proxies` trusted proxies in front, the entry of
 /// `X-Forwarded-For` the outermost of them wrote. Each proxy appends the address it saw, so
 /// that entry is `proxies` from the right; those to its left were written by the client and

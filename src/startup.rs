@@ -191,6 +191,20 @@ impl Application {
         })
     }
 
+    /// With no enabled admin account, logs a one-time link that creates the first one (it
+    /// expires after `staff.link_hours`).
+    pub async fn announce_setup_link(&self) -> anyhow::Result<()> {
+        if let Some((url, expires)) = crate::staff::setup_link(&self.state.ctx).await? {
+            tracing::warn!(
+                %url,
+                expires = %expires.format("%Y-%m-%d %H:%M UTC"),
+                "no admin account yet: open this link to create the first one (or run \
+                 `iscriviti user create EMAIL --role admin`)",
+            );
+        }
+        Ok(())
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port

@@ -73,6 +73,7 @@ pub async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<()>
         },
         source,
         chunk_rows: subscriptions::DEFAULT_CHUNK_ROWS,
+        columns: None,
     };
     let started = Instant::now();
     let mut progress = Progress::new(started);

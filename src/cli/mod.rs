@@ -1,9 +1,10 @@
 //! The command line: `serve` (the default), `migrate`, and admin commands that work directly on
-//! the database.
+//! the database (lists, subscribers, imports, digests, feeds, staff accounts).
 
 mod digest;
 mod feed;
 mod import;
+mod user;
 
 use std::path::PathBuf;
 
@@ -56,6 +57,9 @@ pub enum Command {
     /// Pull articles from RSS and Atom feeds into lists.
     #[command(subcommand)]
     Feed(feed::FeedCommand),
+    /// Create and manage staff accounts (admins and editors of the web pages).
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
+            app.announce_setup_link().await?;
             tracing::info!(
                 address = %settings.bind,
                 port = app.port(),
@@ -164,6 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Article(cmd) => digest::article(&settings, cmd).await,
         Command::Digest(cmd) => digest::digest(&settings, cmd).await,
         Command::Feed(cmd) => feed::feed(&settings, cmd).await,
+        Command::User(cmd) => user::user(&settings, cmd).await,
     }
 }
 

@@ -16,7 +16,7 @@ use validator::Validate;
 
 pub use sections::{
     DeliverySettings, DkimSettings, FeedSettings, LinkSettings, MailSettings, OutboundSettings,
-    SignupSettings, WorkerSettings,
+    SignupSettings, StaffSettings, WorkerSettings,
 };
 pub use smtp::{SmtpTls, SmtpUrl};
 pub use values::{Millis, Secret, Secs};
@@ -51,6 +51,7 @@ pub struct Settings {
     pub feeds: FeedSettings,
     pub outbound: OutboundSettings,
     pub links: LinkSettings,
+    pub staff: StaffSettings,
 }
 
 /// Log output format.
@@ -78,6 +79,7 @@ impl Default for Settings {
             feeds: FeedSettings::default(),
             outbound: OutboundSettings::default(),
             links: LinkSettings::default(),
+            staff: StaffSettings::default(),
         }
     }
 }
@@ -269,6 +271,12 @@ impl Settings {
                     .map(crate::outbound::Allowed::parse)
                     .collect()
             })?;
+        }
+        if let Some((_, v)) = env("ISCRIVITI_UPLOAD_DIR") {
+            self.staff.upload_dir = v.into();
+        }
+        if let Some((n, v)) = env("ISCRIVITI_MAX_UPLOAD_BYTES") {
+            self.staff.max_upload_bytes = parsed(n, v)?;
         }
         Ok(())
     }

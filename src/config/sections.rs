@@ -306,3 +306,38 @@ impl Default for FeedSettings {
         }
     }
 }
+
+/// Staff accounts and the admin pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaffSettings {
+    /// A session unused this long ends (the person signs in again).
+    pub session_idle_minutes: NonZeroU32,
+    /// A session ends this long after sign-in, however busy.
+    pub session_hours: NonZeroU32,
+    /// How long the first start's set-up link and a new account's password link work.
+    pub link_hours: NonZeroU32,
+    /// Failed sign-ins per account, and per client address, in 15 minutes before further
+    /// attempts are refused until the window has passed.
+    pub failures_per_account: NonZeroU32,
+    pub failures_per_ip: NonZeroU32,
+    /// The largest CSV file an admin may upload for an import.
+    pub max_upload_bytes: NonZeroU64,
+    /// Where uploaded import files wait between upload and import (removed afterwards). With
+    /// several instances behind a balancer, a folder they share.
+    pub upload_dir: PathBuf,
+}
+
+impl Default for StaffSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: nz32(120),
+            session_hours: nz32(12),
+            link_hours: nz32(72),
+            failures_per_account: nz32(5),
+            failures_per_ip: nz32(20),
+            max_upload_bytes: NonZeroU64::new(200 * 1024 * 1024).expect("not zero"),
+            upload_dir: PathBuf::from("data/uploads"),
+        }
+    }
+}
