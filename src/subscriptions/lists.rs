@@ -93,3 +93,56 @@ pub async fn unsubscribe_view(
     })
     .await
 }
+
+/// Every list, archived ones included, by name.
+pub async fn all_lists(state: &AppContext) -> Result<Vec<lists::List>, UseCaseError> {
+    db::run(&state.pool, |conn| Ok(lists::all(conn)?)).await
+}
+
+/// The list with this slug.
+pub async fn list(state: &AppContext, slug: ListSlug) -> Result<lists::List, UseCaseError> {
+    db::run(&state.pool, move |conn| {
+        lists::by_slug(conn, slug.as_str())?.ok_or(UseCaseError::UnknownList)
+    })
+    .await
+}
+
+/// Changes a list's name, description, visibility, opt-in, language and senders (`input.slug`
+/// names the list: a slug never changes, forms and links carry it).
+pub async fn update_list(
+    state: &AppContext,
+    input: ListInput,
+) -> Result<lists::List, UseCaseError> {
+    db::write(&state.pool, move |conn| {
+        let list = lists::by_slug(conn, input.slug.as_str())?.ok_or(UseCaseError::UnknownList)?;
+        let reply_to = input.reply_to.as_ref().map(|s| s.mailbox().to_string());
+        let changes = lists::ListChanges {
+            name: &input.name,
+            description: &input.description,
+            public: input.public,
+            double_opt_in: input.double_opt_in,
+            language: input.language.code(),
+            from_name: input.from.name(),
+            from_address: input.from.address(),
+            reply_to: reply_to.as_deref(),
+        };
+        lists::update(conn, list.id, &changes)?;
+        lists::by_slug(conn, input.slug.as_str())?.ok_or(UseCaseError::UnknownList)
+    })
+    .await
+}
+
+/// Archives a list or brings it back: an archived list leaves the public form and its
+/// cadence stops, its subscribers stay.
+pub async fn set_archived(
+    state: &AppContext,
+    slug: ListSlug,
+    archived: bool,
+) -> Result<lists::List, UseCaseError> {
+    db::write(&state.pool, move |conn| {
+        let list = lists::by_slug(conn, slug.as_str())?.ok_or(UseCaseError::UnknownList)?;
+        lists::set_archived(conn, list.id, archived)?;
+        Ok(lists::List { archived, ..list })
+    })
+    .await
+}

@@ -3,6 +3,7 @@
 //! transaction through `db`, and records any mail in the outbox inside that transaction.
 
 mod confirm;
+mod directory;
 mod export;
 mod import;
 mod limits;
@@ -11,13 +12,23 @@ mod manage;
 mod manage_link;
 mod remind;
 mod signup;
+mod stats;
 
 pub use confirm::{confirm, peek_confirm, ConfirmError, Confirmed, LinkState};
+pub use directory::{
+    add_subscriber, detail, id_of, search, set_blocked, update_subscriber, Added, Detail, Entry,
+    Event, Membership, NewSubscriber, Page, Search, PAGE_ROWS,
+};
 pub use export::{export, DEFAULT_PAGE_ROWS, EXPORT_HEADER};
 pub use import::{
-    import, ImportEvent, ImportReport, ImportRequest, TransferError, DEFAULT_CHUNK_ROWS,
+    import, import_errors, import_job, preview, start_import_job, ColumnMap, ImportEvent,
+    ImportReport, ImportRequest, JobView, Preview, PreviewRow, Summary, TransferError,
+    DEFAULT_CHUNK_ROWS,
 };
-pub use lists::{create_list, public_lists, seed_default_list, unsubscribe_view, ListInput};
+pub use lists::{
+    all_lists, create_list, list, public_lists, seed_default_list, set_archived, unsubscribe_view,
+    update_list, ListInput,
+};
 pub use manage::{
     erase, preferences, undo_unsubscribe, unsubscribe, update_preferences, PreferenceList,
     Preferences, Undone,
@@ -25,3 +36,4 @@ pub use manage::{
 pub use manage_link::{send_manage_link, ManageLink};
 pub use remind::{remind_pending, Reminded};
 pub use signup::{signup, SignupOutcome, SignupRequest};
+pub use stats::{dashboard, Dashboard, DayCounts, ListCounts};

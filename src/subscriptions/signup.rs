@@ -23,6 +23,8 @@ pub struct SignupRequest {
     pub lang: Lang,
     /// Where consent came from: `form`, `api`...
     pub source: &'static str,
+    /// Private lists may be chosen too (an admin adds the reader); readers pick public ones.
+    pub include_private: bool,
 }
 
 /// What happened; the reader is told the same thing in every case (no enumeration).
@@ -50,15 +52,26 @@ pub async fn signup(state: &AppContext, req: SignupRequest) -> Result<SignupOutc
     let limits = Limits::of(&state.settings.signup);
     let token = Token::generate();
     let confirm_url = state.links.confirm(&token, req.lang);
-    let chosen = match pick_lists(
-        &state.public_lists.get(&state.pool, false).await?,
-        &req.lists,
-    ) {
-        Err(UseCaseError::UnknownList) => pick_lists(
-            &state.public_lists.get(&state.pool, true).await?,
+    let chosen = match req.include_private {
+        true => {
+            let open: Vec<lists::List> =
+                db::run(&state.pool, |conn| Ok::<_, UseCaseError>(lists::all(conn)?))
+                    .await?
+                    .into_iter()
+                    .filter(|l| !l.archived)
+                    .collect();
+            pick_lists(&open, &req.lists)?
+        }
+        false => match pick_lists(
+            &state.public_lists.get(&state.pool, false).await?,
             &req.lists,
-        )?,
-        other => other?,
+        ) {
+            Err(UseCaseError::UnknownList) => pick_lists(
+                &state.public_lists.get(&state.pool, true).await?,
+                &req.lists,
+            )?,
+            other => other?,
+        },
     };
     // The mail is composed before the transaction so the write lock is held only for writes.
     let (from, mail) = confirmation_mail(

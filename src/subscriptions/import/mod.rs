@@ -18,8 +18,12 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::db::{self, import, lists, Backend, DbConnection, DbError, Pool};
 use crate::domain::{ListSlug, SubscriptionStatus};
 
+mod job;
+mod preview;
 mod read;
 
+pub use job::{import_errors, import_job, start_import_job, JobView, Summary};
+pub use preview::{preview, Preview, PreviewRow};
 use read::read_chunks;
 
 /// Rows per chunk: large enough that per-statement and per-commit costs vanish, small enough
@@ -39,6 +43,18 @@ pub struct ImportRequest {
     /// Where the consent came from, recorded on each new subscription.
     pub source: String,
     pub chunk_rows: usize,
+    /// The columns to read; by default `email`, and `name` and `status` when present.
+    pub columns: Option<ColumnMap>,
+}
+
+/// The header names of the columns an import reads (compared without regard to case).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnMap {
+    pub email: String,
+    /// No name column when `None`.
+    pub name: Option<String>,
+    /// A status column, whose `unsubscribed` rows are never subscribed.
+    pub status: Option<String>,
 }
 
 /// Counts of an import; every row read lands in exactly one of the other fields.
@@ -72,8 +88,8 @@ pub enum TransferError {
     UnknownList(String),
     #[error("an import subscribes as pending or confirmed, not {0}")]
     Status(&'static str),
-    #[error("the header row has no `email` column (it has: {0})")]
-    NoEmailColumn(String),
+    #[error("the header row has no `{0}` column (it has: {1})")]
+    NoColumn(String, String),
     #[error("{0}")]
     Csv(csv::Error),
     #[error("{0}")]
@@ -170,10 +186,11 @@ where
         }));
     }
     let chunk_rows = req.chunk_rows.max(1);
+    let columns = req.columns.clone();
     std::thread::Builder::new()
         .name("import-reader".into())
         .spawn(move || {
-            if let Err(e) = read_chunks(input, chunk_rows, &parts, &suppression) {
+            if let Err(e) = read_chunks(input, chunk_rows, columns.as_ref(), &parts, &suppression) {
                 let _ = results.send(Err(e));
             }
         })

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc::SyncSender;
 
-use super::{Part, TransferError};
+use super::{ColumnMap, Part, TransferError};
 use crate::db::import;
 use crate::domain::{SubscriberEmail, SubscriberName, SuppressionKey};
 
@@ -13,36 +13,12 @@ use crate::domain::{SubscriberEmail, SubscriberName, SuppressionKey};
 pub(super) fn read_chunks<R: Read>(
     input: R,
     chunk_rows: usize,
+    map: Option<&ColumnMap>,
     writers: &[SyncSender<Part>],
     suppression: &SuppressionKey,
 ) -> Result<(), TransferError> {
-    let mut input = BufReader::with_capacity(256 * 1024, input);
-    let delimiter = sniff_delimiter(input.fill_buf()?);
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(input);
-    let headers = csv.byte_headers()?.clone();
-    let column = |want: &str| {
-        headers.iter().position(|h| {
-            let h = String::from_utf8_lossy(h);
-            h.trim_start_matches('\u{feff}')
-                .trim()
-                .eq_ignore_ascii_case(want)
-        })
-    };
-    let Some(email_col) = column("email") else {
-        let found: Vec<String> = headers
-            .iter()
-            .map(|h| format!("{:?}", String::from_utf8_lossy(h)))
-            .collect();
-        return Err(TransferError::NoEmailColumn(found.join(", ")));
-    };
-    let columns = Columns {
-        email: email_col,
-        name: column("name"),
-        status: column("status"),
-    };
+    let mut csv = open(input)?;
+    let columns = Columns::find(csv.byte_headers()?, map)?;
 
     let new_chunk = |index| -> Vec<Part> {
         (0..writers.len())
@@ -89,13 +65,71 @@ pub(super) fn read_chunks<R: Read>(
     }
 }
 
+/// A CSV reader over `input`, its delimiter sniffed from the header line.
+pub(super) fn open<R: Read>(input: R) -> Result<csv::Reader<BufReader<R>>, TransferError> {
+    let mut input = BufReader::with_capacity(256 * 1024, input);
+    let delimiter = sniff_delimiter(input.fill_buf()?);
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(input))
+}
+
+/// The header's names, as text.
+pub(super) fn header_names(headers: &csv::ByteRecord) -> Vec<String> {
+    headers
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
 /// Where the columns an import reads are.
-struct Columns {
-    email: usize,
-    name: Option<usize>,
+pub(super) struct Columns {
+    pub(super) email: usize,
+    pub(super) name: Option<usize>,
     /// Other columns are ignored, but a file that says a reader unsubscribed (an export of
     /// ours, or of another tool) must not subscribe them again.
-    status: Option<usize>,
+    pub(super) status: Option<usize>,
+}
+
+impl Columns {
+    /// The columns `map` names, or by default `email`, `name` and `status`.
+    pub(super) fn find(
+        headers: &csv::ByteRecord,
+        map: Option<&ColumnMap>,
+    ) -> Result<Self, TransferError> {
+        let names = header_names(headers);
+        let column = |want: &str| {
+            names
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(want.trim()))
+        };
+        let missing = |want: &str| {
+            let found: Vec<String> = names.iter().map(|h| format!("{h:?}")).collect();
+            TransferError::NoColumn(want.to_owned(), found.join(", "))
+        };
+        let optional = |want: Option<&String>| match want {
+            Some(w) => column(w).map(Some).ok_or_else(|| missing(w)),
+            None => Ok(None),
+        };
+        match map {
+            None => Ok(Columns {
+                email: column("email").ok_or_else(|| missing("email"))?,
+                name: column("name"),
+                status: column("status"),
+            }),
+            Some(map) => Ok(Columns {
+                email: column(&map.email).ok_or_else(|| missing(&map.email))?,
+                name: optional(map.name.as_ref())?,
+                status: optional(map.status.as_ref())?,
+            }),
+        }
+    }
 }
 
 /// Puts a row into the chunk: rows to the writer of their address, refusals to the first part.
@@ -140,7 +174,7 @@ fn sort_row(
 }
 
 /// The address and name of a row, or why the row is refused.
-fn parse_row(
+pub(super) fn parse_row(
     record: &csv::ByteRecord,
     email_col: usize,
     name_col: Option<usize>,
