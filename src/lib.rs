@@ -47,6 +47,7 @@ pub mod mail;
 pub mod outbound;
 pub mod ratelimit;
 pub mod routes;
+pub mod staff;
 pub mod startup;
 pub mod subscriptions;
 pub mod telemetry;

@@ -37,18 +37,56 @@ const FILES: &[(&str, &str)] = embed!(
     "mail/digest/body.html",
     "mail/digest/articles.txt",
     "mail/digest/articles.html",
+    "admin/base.html",
+    "admin/macros.html",
+    "admin/message.html",
+    "admin/login.html",
+    "admin/link.html",
+    "admin/account.html",
+    "admin/dashboard.html",
+    "admin/lists.html",
+    "admin/list.html",
+    "admin/subscribers.html",
+    "admin/subscriber.html",
+    "admin/subscriber_new.html",
+    "admin/import.html",
+    "admin/import_preview.html",
+    "admin/import_job.html",
+    "admin/users.html",
+    "admin/audit.html",
 );
 
 /// Files served as they are under `/static/`: (name, content type, content).
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "site.css",
-    "text/css; charset=utf-8",
-    include_str!("../templates/static/site.css"),
-)];
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "site.css",
+        "text/css; charset=utf-8",
+        include_str!("../templates/static/site.css"),
+    ),
+    (
+        "admin.css",
+        "text/css; charset=utf-8",
+        include_str!("../templates/static/admin.css"),
+    ),
+];
 
-const CATALOGS: &[(Lang, &str)] = &[
-    (Lang::It, include_str!("../templates/i18n/it.toml")),
-    (Lang::En, include_str!("../templates/i18n/en.toml")),
+/// Each language's catalogues: the readers' pages and mail, then the staff's pages. A key may
+/// be in only one of them.
+const CATALOGS: &[(Lang, &[&str])] = &[
+    (
+        Lang::It,
+        &[
+            include_str!("../templates/i18n/it.toml"),
+            include_str!("../templates/i18n/admin.it.toml"),
+        ],
+    ),
+    (
+        Lang::En,
+        &[
+            include_str!("../templates/i18n/en.toml"),
+            include_str!("../templates/i18n/admin.en.toml"),
+        ],
+    ),
 ];
 
 /// Why templates could not be loaded or rendered. Like every error of this crate, its message
@@ -93,6 +131,16 @@ fn blank_none(
     minijinja::escape_formatter(out, state, value)
 }
 
+/// `{{ at|when }}`: a stored UTC time (`2026-12-02T14:05:44.123`) as `2026-12-02 14:05 UTC`;
+/// nothing for none.
+fn when(value: Value) -> String {
+    match value.as_str() {
+        Some(s) if s.len() >= 16 => format!("{} {} UTC", &s[..10], &s[11..16]),
+        Some(s) => s.to_owned(),
+        None => String::new(),
+    }
+}
+
 impl From<minijinja::Error> for TemplateError {
     fn from(e: minijinja::Error) -> Self {
         TemplateError::Render(e)
@@ -118,18 +166,32 @@ impl Templates {
     pub fn load() -> Result<Self, TemplateError> {
         let mut env = Environment::new();
         env.set_formatter(blank_none);
+        // `form.email` when a page has no form yet is empty, not an error.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         // In the assets' URLs, so a browser's cached copy is replaced when they change.
         env.add_global("asset_version", asset_version());
         for (name, source) in FILES {
             env.add_template(name, source)?;
         }
+        env.add_filter("when", when);
         let mut catalogs = Vec::new();
-        for (lang, source) in CATALOGS {
-            let map: BTreeMap<String, String> =
-                toml::from_str(source).map_err(|e| TemplateError::Catalog {
-                    lang: lang.code(),
-                    reason: e.to_string(),
-                })?;
+        for (lang, sources) in CATALOGS {
+            let mut map: BTreeMap<String, String> = BTreeMap::new();
+            for source in *sources {
+                let part: BTreeMap<String, String> =
+                    toml::from_str(source).map_err(|e| TemplateError::Catalog {
+                        lang: lang.code(),
+                        reason: e.to_string(),
+                    })?;
+                for (key, text) in part {
+                    if map.insert(key.clone(), text).is_some() {
+                        return Err(TemplateError::Catalog {
+                            lang: lang.code(),
+                            reason: format!("the key {key} is in two catalogues"),
+                        });
+                    }
+                }
+            }
             catalogs.push((*lang, Value::from_serialize(&map), map));
         }
         let (_, _, reference) = &catalogs[0];
@@ -179,6 +241,16 @@ impl Templates {
         ctx: &impl Serialize,
     ) -> Result<String, TemplateError> {
         self.render(&format!("pages/{name}.html"), lang, ctx)
+    }
+
+    /// Renders `admin/<name>.html`.
+    pub fn admin(
+        &self,
+        name: &str,
+        lang: Lang,
+        ctx: &impl Serialize,
+    ) -> Result<String, TemplateError> {
+        self.render(&format!("admin/{name}.html"), lang, ctx)
     }
 
     /// Renders `mail/<name>/{subject.txt, body.txt, body.html}`.

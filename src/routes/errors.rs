@@ -52,6 +52,12 @@ struct ErrorInfo {
 #[derive(Debug, Clone, Copy)]
 pub struct Rendered;
 
+/// Leaves what the error page should say in a response.
+pub(crate) fn with_info(mut res: HttpResponse, key: &'static str, detail: String) -> HttpResponse {
+    res.extensions_mut().insert(ErrorInfo { key, detail });
+    res
+}
+
 impl PublicError {
     pub(crate) fn key(&self) -> &'static str {
         match self {
@@ -92,16 +98,11 @@ impl ResponseError for PublicError {
         if matches!(self, PublicError::RateLimited) {
             res.insert_header((header::RETRY_AFTER, "60"));
         }
-        let mut res = res.finish();
         let detail = match self {
             PublicError::Internal(_) => String::new(),
             other => other.to_string(),
         };
-        res.extensions_mut().insert(ErrorInfo {
-            key: self.key(),
-            detail,
-        });
-        res
+        with_info(res.finish(), self.key(), detail)
     }
 }
 
@@ -171,6 +172,19 @@ fn build(req: &HttpRequest, status: StatusCode, info: &ErrorInfo) -> HttpRespons
         return HttpResponse::build(status).body(info.detail.clone());
     };
     let message = state.templates.t(lang, info.key);
+    if req.path().starts_with("/admin") {
+        let page = state.templates.admin(
+            "message",
+            lang,
+            &minijinja::context! {
+                title => state.templates.t(lang, "error_title"),
+                message => message,
+                detail => (info.detail != message).then_some(&info.detail),
+                is_error => true,
+            },
+        );
+        return respond(status, page, message);
+    }
     if wants_json(req) {
         let code = info.key.trim_start_matches("error_");
         return HttpResponse::build(status).json(serde_json::json!({
@@ -188,6 +202,14 @@ fn build(req: &HttpRequest, status: StatusCode, info: &ErrorInfo) -> HttpRespons
             back => status != StatusCode::INTERNAL_SERVER_ERROR,
         },
     );
+    respond(status, page, message)
+}
+
+fn respond(
+    status: StatusCode,
+    page: Result<String, crate::templates::TemplateError>,
+    message: &str,
+) -> HttpResponse<BoxBody> {
     match page {
         Ok(html) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

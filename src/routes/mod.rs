@@ -1,6 +1,7 @@
 //! HTTP handlers. They parse input into domain types, call a use case, and render a page or
 //! JSON; they hold no SQL. `configure` is the one route table.
 
+pub mod admin;
 pub mod api;
 mod assets;
 mod errors;
@@ -77,5 +78,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(public::request_link)),
         )
         .route("/health", web::get().to(health))
-        .route("/api/articles", web::post().to(api::add_article));
+        .route("/api/articles", web::post().to(api::add_article))
+        .configure(admin::configure);
 }

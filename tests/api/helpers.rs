@@ -3,6 +3,7 @@
 pub mod dkim;
 pub mod http;
 pub mod smtp;
+pub mod staff;
 
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db_url: String,
     _db: TestDb,
+    _uploads: tempfile::TempDir,
 }
 
 /// Starts the app with the test defaults.
@@ -72,6 +74,8 @@ pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Set
     settings.worker.poll_interval_ms = 50u64.try_into().unwrap();
     settings.worker.retry_base_ms = 100u64.try_into().unwrap();
     settings.worker.retry_max_ms = 400u64.try_into().unwrap();
+    let uploads = tempfile::tempdir().unwrap();
+    settings.staff.upload_dir = uploads.path().to_owned();
     customize(&mut settings);
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -90,6 +94,7 @@ pub async fn spawn_app_with_sink(smtp: SmtpSink, customize: impl FnOnce(&mut Set
             .unwrap(),
         db_url: db.url.clone(),
         _db: db,
+        _uploads: uploads,
     }
 }
 

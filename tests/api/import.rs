@@ -23,6 +23,7 @@ async fn import(
         status: SubscriptionStatus::Confirmed,
         source: "import:test.csv".into(),
         chunk_rows,
+        columns: None,
     };
     let input = std::io::Cursor::new(csv.as_bytes().to_vec());
     let report = subscriptions::import(&app.state.pool, input, request, move |event| {
@@ -392,7 +393,7 @@ async fn an_import_without_an_email_column_or_into_an_unknown_list_writes_nothin
     let app = spawn_app().await;
     let no_column = import(&app, "mail,name\na@example.org,A\n", "newsletter", 10).await;
     assert!(
-        matches!(no_column, Err(TransferError::NoEmailColumn(ref found)) if found == "\"mail\", \"name\""),
+        matches!(no_column, Err(TransferError::NoColumn(ref want, ref found)) if want == "email" && found == "\"mail\", \"name\""),
         "{no_column:?}"
     );
     let no_list = import(&app, "email\na@example.org\n", "sconosciuta", 10).await;

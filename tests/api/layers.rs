@@ -16,6 +16,7 @@ const LOWER: &[&str] = &[
     "outbound",
     "mail",
     "ratelimit",
+    "staff",
     "subscriptions",
     "telemetry",
     "templates",

@@ -3,6 +3,8 @@
 //! listener catching the mail, which is asserted on as parsed MIME.
 
 mod addresses;
+mod admin_access;
+mod admin_pages;
 mod articles_api;
 mod cli;
 mod confirm;

@@ -1,6 +1,6 @@
 //! The pages and endpoints readers use.
 
-mod body;
+pub(crate) mod body;
 mod confirm;
 mod manage;
 mod preferences;
@@ -10,6 +10,7 @@ mod unsubscribe;
 pub use confirm::{confirm, confirm_page};
 pub use manage::{manage_page, request_link};
 pub use preferences::{erase, preferences_page, save_preferences};
+pub(crate) use signup::client_ip;
 pub use signup::{index, subscribe};
 pub use unsubscribe::{undo, unsubscribe, unsubscribe_page};
 
@@ -38,7 +39,7 @@ pub fn request_lang(req: &HttpRequest) -> Lang {
 }
 
 /// The language the visitor chose with the page's switch (`?lang=`), if any.
-fn chosen_lang(req: &HttpRequest) -> Option<Lang> {
+pub(crate) fn chosen_lang(req: &HttpRequest) -> Option<Lang> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "lang")
         .and_then(|(_, v)| Lang::parse(&v).ok())
@@ -55,7 +56,7 @@ fn reader_lang(req: &HttpRequest, reader: Option<Lang>) -> Lang {
 }
 
 /// Remembers the language for the rest of the request (error pages included).
-fn settle_lang(req: &HttpRequest, lang: Lang) {
+pub(crate) fn settle_lang(req: &HttpRequest, lang: Lang) {
     req.extensions_mut().insert(lang);
 }
 
@@ -70,7 +71,7 @@ pub fn wants_json(req: &HttpRequest) -> bool {
 
 /// One entry of a page's language switch.
 #[derive(Serialize)]
-struct LangLink {
+pub(crate) struct LangLink {
     code: &'static str,
     /// The language's name in itself.
     name: &'static str,
@@ -80,7 +81,7 @@ struct LangLink {
 
 /// The current page in each language: its path and query with `lang` set. Only for GET: a
 /// page that answers a POST cannot be fetched again.
-fn lang_links(req: &HttpRequest) -> Option<Vec<LangLink>> {
+pub(crate) fn lang_links(req: &HttpRequest) -> Option<Vec<LangLink>> {
     if req.method() != actix_web::http::Method::GET {
         return None;
     }
@@ -95,10 +96,7 @@ fn lang_links(req: &HttpRequest) -> Option<Vec<LangLink>> {
             query.extend_pairs(&kept).append_pair("lang", lang.code());
             LangLink {
                 code: lang.code(),
-                name: match lang {
-                    Lang::It => "Italiano",
-                    Lang::En => "English",
-                },
+                name: lang.name(),
                 url: format!("{}?{}", req.path(), query.finish()),
             }
         })

@@ -65,6 +65,7 @@ impl RawSignup {
             lists,
             lang,
             source,
+            include_private: false,
         })
     }
 }
@@ -171,7 +172,7 @@ fn accepted(
     }
 }
 
-pub(super) fn client_ip(req: &HttpRequest, proxies: u8) -> IpAddr {
+pub(crate) fn client_ip(req: &HttpRequest, proxies: u8) -> IpAddr {
     let forwarded_for = req
         .headers()
         .get("x-forwarded-for")
