@@ -441,5 +441,6 @@ async fn an_expired_set_up_link_is_refused() {
     .await;
     let res = app.get(&app.path_of(&url)).await;
     assert_eq!(res.status(), 404);
-    assert!(res.text().await.unwrap().contains("expired"));
+    // The visitor's language (Italian by default) says why.
+    assert!(res.text().await.unwrap().contains("è scaduto"));
 }

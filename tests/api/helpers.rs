@@ -1,5 +1,6 @@
 //! The test harness: `spawn_app`, a test database per test, and an SMTP sink.
 
+pub mod browser;
 pub mod dkim;
 pub mod http;
 pub mod smtp;

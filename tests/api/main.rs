@@ -4,6 +4,7 @@
 
 mod addresses;
 mod admin_access;
+mod admin_browser;
 mod admin_pages;
 mod articles_api;
 mod cli;

@@ -89,7 +89,8 @@ impl Chart {
         let labels = days
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % 7 == 0 || *i == days.len() - 1)
+            // Weekly, counted back from today, so today is labelled and no two labels touch.
+            .filter(|(i, _)| (days.len() - 1 - i) % 7 == 0)
             .map(|(i, d)| {
                 (
                     30 + i as u32 * Self::SLOT,

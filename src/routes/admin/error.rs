@@ -106,9 +106,11 @@ impl ResponseError for AdminError {
         if let AdminError::Internal(e) = self {
             tracing::error!(error = ?e, "admin request failed");
         }
+        // The translated message says it all, except for a bad request's specifics (which
+        // field of an upload, which value).
         let detail = match self {
-            AdminError::Internal(_) => String::new(),
-            other => other.to_string(),
+            AdminError::BadRequest(_, detail) => detail.clone(),
+            _ => String::new(),
         };
         with_info(
             HttpResponse::build(self.status_code()).finish(),

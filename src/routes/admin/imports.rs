@@ -193,7 +193,7 @@ pub async fn upload(
         (None, false) => errors.add("file", "admin_error_file_missing"),
         _ => {}
     }
-    let (Some(list), Some((id, path, file_name)), true) = (list, stored.clone(), errors.is_empty())
+    let (Some(list), Some((id, _, file_name)), true) = (list, stored.clone(), errors.is_empty())
     else {
         if let Some((_, path, _)) = &stored {
             let _ = tokio::fs::remove_file(path).await;
@@ -205,7 +205,6 @@ pub async fn upload(
         };
         return upload_form(&req, &state, &session, status, values, &errors).await;
     };
-    let _ = path;
     let meta = Upload {
         user_id: session.member.id,
         file_name,
@@ -318,7 +317,13 @@ fn show_preview(
     preview: &subscriptions::Preview,
 ) -> Result<HttpResponse, AdminError> {
     let bad = preview.rows.iter().filter(|r| r.error.is_some()).count();
-    let ctx = minijinja::context! { id, upload => meta, preview, bad };
+    // The choices of each column select: (value, label) pairs.
+    let choices: Vec<[&str; 2]> = preview
+        .headers
+        .iter()
+        .map(|h| [h.as_str(), h.as_str()])
+        .collect();
+    let ctx = minijinja::context! { id, upload => meta, preview, bad, choices };
     render_status(req, session, status, "import_preview", ctx)
 }
 

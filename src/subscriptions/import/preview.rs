@@ -31,7 +31,48 @@ pub struct PreviewRow {
     pub skipped: bool,
 }
 
-/// Reads the header and up to `rows` rows of `input`.
+/// The columns a person most likely means when the file has no `email` column, from the
+/// headers spreadsheets and other tools write ("E-mail", "Indirizzo email", "Nome"...); the
+/// preview shows the guess, which the person can change.
+fn guess(headers: &[String]) -> Option<ColumnMap> {
+    let key = |h: &str| -> String {
+        h.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .find(|h| names.contains(&key(h).as_str()))
+            .cloned()
+    };
+    let email = find(&[
+        "email",
+        "mail",
+        "emailaddress",
+        "indirizzo",
+        "indirizzoemail",
+        "indirizzomail",
+        "posta",
+        "postaelettronica",
+    ])?;
+    Some(ColumnMap {
+        email,
+        name: find(&[
+            "name",
+            "fullname",
+            "nome",
+            "nominativo",
+            "nomeecognome",
+            "nomecognome",
+        ]),
+        status: find(&["status", "stato"]),
+    })
+}
+
+/// Reads the header and up to `rows` rows of `input` (without a map, the default names or
+/// else a guess from the headers).
 pub fn preview<R: Read>(
     input: R,
     map: Option<&ColumnMap>,
@@ -40,7 +81,11 @@ pub fn preview<R: Read>(
     let mut csv = open(input)?;
     let header = csv.byte_headers()?.clone();
     let headers = header_names(&header);
-    let columns = match Columns::find(&header, map) {
+    let guessed = map.is_none().then(|| guess(&headers)).flatten();
+    let columns = match Columns::find(&header, map).or_else(|e| match &guessed {
+        Some(g) => Columns::find(&header, Some(g)),
+        None => Err(e),
+    }) {
         Ok(c) => c,
         Err(e) => {
             return Ok(Preview {
@@ -91,4 +136,37 @@ pub fn preview<R: Read>(
         problem: None,
         rows: out,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_headers_are_guessed_and_the_default_name_wins() {
+        let p = preview(
+            "E-Mail;Nome e cognome;Stato\na@example.org;Anna;\n".as_bytes(),
+            None,
+            5,
+        )
+        .unwrap();
+        let c = p.columns.unwrap();
+        assert_eq!(c.email, "E-Mail");
+        assert_eq!(c.name.as_deref(), Some("Nome e cognome"));
+        assert_eq!(c.status.as_deref(), Some("Stato"));
+        assert!(p.problem.is_none());
+
+        let p = preview("Indirizzo,email\nx,a@example.org\n".as_bytes(), None, 5).unwrap();
+        assert_eq!(
+            p.columns.unwrap().email,
+            "email",
+            "an exact `email` column is taken first"
+        );
+
+        let p = preview("Telefono,Città\n1,Roma\n".as_bytes(), None, 5).unwrap();
+        assert!(
+            p.columns.is_none() && p.problem.is_some(),
+            "no guess is made up"
+        );
+    }
 }
