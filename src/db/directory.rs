@@ -16,9 +16,11 @@ use crate::domain::SubscriptionStatus;
 /// What a search page asks for.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
-    /// Lower-cased words (see `domain::search_terms`); the first may also be the start of an
-    /// address.
+    /// Folded words (see `domain::search_words`), each the start of a word of the name.
     pub words: Vec<String>,
+    /// The first word as typed (lower-cased): the first word may instead be the start of
+    /// the address.
+    pub lead: Option<String>,
     /// The start of an address (when the search has an `@`, the words are not used).
     pub address: Option<String>,
     pub list_id: Option<i64>,
@@ -96,8 +98,8 @@ pub fn search(conn: &mut DbConnection, q: &Query) -> QueryResult<Vec<i64>> {
     for (i, word) in q.words.iter().enumerate() {
         let by_name = sql.starts_with("term", word);
         let terms = format!("SELECT subscriber_id FROM subscriber_terms WHERE {by_name}");
-        if i == 0 {
-            let by_address = sql.starts_with("email", word);
+        if let (0, Some(lead)) = (i, &q.lead) {
+            let by_address = sql.starts_with("email", lead);
             conditions.push(format!(
                 "s.id IN (SELECT id FROM subscribers WHERE {by_address} UNION {terms})"
             ));

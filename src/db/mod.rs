@@ -88,13 +88,29 @@ pub fn backend(conn: &DbConnection) -> Backend {
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// Applies the embedded migrations of the connection's backend; returns how many ran.
+/// The migration that added the search index of names, filled by [`terms::index_all`].
+const TERMS_MIGRATION: &str = "20261202000011";
+
+/// Applies the embedded migrations of the connection's backend, then the data steps that
+/// need the service's own rules; returns how many migrations ran.
 pub fn migrate(conn: &mut DbConnection) -> Result<usize, DbError> {
-    let ran = match conn {
-        DbConnection::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-    };
-    ran.map_err(|e| DbError::Migration(e.to_string()))
+    let ran: Vec<String> = match conn {
+        DbConnection::Pg(c) => c
+            .run_pending_migrations(PG_MIGRATIONS)
+            .map(|v| v.iter().map(ToString::to_string).collect()),
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(ToString::to_string).collect()),
+    }
+    .map_err(|e| DbError::Migration(e.to_string()))?;
+    if ran.iter().any(|v| v.replace('-', "") == TERMS_MIGRATION) {
+        let indexed = terms::index_all(conn)?;
+        tracing::info!(
+            indexed,
+            "indexed the names of existing subscribers for the search"
+        );
+    }
+    Ok(ran.len())
 }
 
 /// Runs `f` on a pooled connection on the blocking thread pool, inside the caller's span.

@@ -40,6 +40,32 @@ pub fn add(conn: &mut DbConnection, named: &[(i64, &str)]) -> QueryResult<()> {
     Ok(())
 }
 
+/// Indexes every named subscriber (once, right after the migration that added the index),
+/// in batches by id so memory stays flat at millions of rows.
+pub fn index_all(conn: &mut DbConnection) -> QueryResult<u64> {
+    use super::schema::subscribers;
+    const BATCH: i64 = 5_000;
+    let (mut after, mut indexed) = (0i64, 0u64);
+    loop {
+        let batch: Vec<(i64, Option<String>)> = subscribers::table
+            .filter(subscribers::id.gt(after))
+            .order(subscribers::id)
+            .limit(BATCH)
+            .select((subscribers::id, subscribers::name))
+            .load(conn)?;
+        let Some(&(last, _)) = batch.last() else {
+            return Ok(indexed);
+        };
+        let named: Vec<(i64, &str)> = batch
+            .iter()
+            .filter_map(|(id, name)| Some((*id, name.as_deref()?)))
+            .collect();
+        add(conn, &named)?;
+        indexed += named.len() as u64;
+        after = last;
+    }
+}
+
 /// Re-indexes one subscriber's name (after an edit).
 pub fn replace(conn: &mut DbConnection, id: i64, name: Option<&str>) -> QueryResult<()> {
     delete(conn, id)?;

@@ -21,7 +21,7 @@ pub use email::{envelope_form, mailbox_key, mask as mask_email, SubscriberEmail,
 pub use feed::{FeedInterval, FeedUrl};
 pub use lang::Lang;
 pub use mailbox::Sender;
-pub use name::{search_terms, SubscriberName};
+pub use name::{search_terms, search_words, SubscriberName};
 pub use password::Password;
 pub use slug::ListSlug;
 pub use status::{

@@ -27,18 +27,51 @@ impl SubscriberName {
     }
 }
 
-/// The words a name is found by in the admin's search, and the words of a search: lower-cased
-/// (after NFC), split at white space, punctuation around each word dropped, each word once.
+/// The words a name is found by in the admin's search: lower-cased with accents folded
+/// ("Élodie" and "elodie" find each other), split at white space, punctuation around each
+/// word dropped, each word once. A word joined by punctuation ("D'Angelo-Rossi") is also
+/// found by its parts ("angelo", "rossi").
 pub fn search_terms(text: &str) -> Vec<String> {
+    words(text, true)
+}
+
+/// The words of a search, folded as [`search_terms`] folds names; each must be the start of
+/// one of the name's terms (whole words: "d'angelo" is the start of "d'angelo-rossi").
+pub fn search_words(text: &str) -> Vec<String> {
+    words(text, false)
+}
+
+fn words(text: &str, with_parts: bool) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
-    for word in super::email::nfc(&text.to_lowercase()).split_whitespace() {
-        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+    let mut push = |word: &str| {
         let word: String = word.chars().take(MAX_TERM_CHARS).collect();
         if !word.is_empty() && !terms.contains(&word) && terms.len() < MAX_TERMS {
             terms.push(word);
         }
+    };
+    for word in fold(&text.to_lowercase()).split_whitespace() {
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+        push(word);
+        if with_parts && word.contains(|c: char| !c.is_alphanumeric()) {
+            word.split(|c: char| !c.is_alphanumeric())
+                .for_each(&mut push);
+        }
     }
     terms
+}
+
+/// `s` without its accents: decomposed (NFD), combining marks dropped, composed again.
+fn fold(s: &str) -> String {
+    use icu_normalizer::DecomposingNormalizerBorrowed;
+    use icu_properties::props::GeneralCategory;
+    use icu_properties::CodePointMapData;
+    let categories = CodePointMapData::<GeneralCategory>::new();
+    let bare: String = DecomposingNormalizerBorrowed::new_nfd()
+        .normalize(s)
+        .chars()
+        .filter(|c| categories.get(*c) != GeneralCategory::NonspacingMark)
+        .collect();
+    super::email::nfc(&bare).into_owned()
 }
 
 /// Bounds on what a name adds to the search index.
@@ -53,12 +86,17 @@ mod tests {
     fn names_are_searched_by_their_lower_cased_words() {
         assert_eq!(
             search_terms("  Élodie  D'Angelo-Rossi, "),
-            ["élodie", "d'angelo-rossi"]
+            ["elodie", "d'angelo-rossi", "d", "angelo", "rossi"]
         );
         assert_eq!(search_terms("Ana ana ANA"), ["ana"]);
+        assert_eq!(
+            search_words(" D'Angelo-Rossi  Élo "),
+            ["d'angelo-rossi", "elo"]
+        );
         assert!(search_terms(" -- ").is_empty());
-        // NFD input finds NFC names.
+        // Accents are folded, whichever way they are written.
         assert_eq!(search_terms("Nicco\u{300}"), search_terms("Niccò"));
+        assert_eq!(search_terms("Niccolò ŻÓŁW"), ["niccolo", "zołw"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::signup::{signup, SignupOutcome, SignupRequest};
 use crate::app::{AppContext, UseCaseError};
 use crate::db::{self, directory, lists, outbox, subscribers};
 use crate::domain::{
-    search_terms, Lang, ListSlug, SubscriberEmail, SubscriberName, SubscriptionStatus,
+    search_words, Lang, ListSlug, SubscriberEmail, SubscriberName, SubscriptionStatus,
 };
 
 /// Subscribers per search page.
@@ -71,12 +71,17 @@ pub async fn search(state: &AppContext, s: Search) -> Result<Page, UseCaseError>
             None => None,
         };
         let text = s.text.trim();
-        let (address, words) = match text.contains('@') {
-            true => (SubscriberEmail::normalise_prefix(text), Vec::new()),
-            false => (None, search_terms(text).into_iter().take(4).collect()),
+        let (address, words, lead) = match text.contains('@') {
+            true => (SubscriberEmail::normalise_prefix(text), Vec::new(), None),
+            false => {
+                let words = search_words(text).into_iter().take(4).collect();
+                let first = text.split_whitespace().next().unwrap_or_default();
+                (None, words, SubscriberEmail::normalise_prefix(first))
+            }
         };
         let query = directory::Query {
             words,
+            lead,
             address,
             list_id,
             status: s.status,

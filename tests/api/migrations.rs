@@ -94,3 +94,48 @@ async fn a_digest_sending_across_the_upgrade_reaches_everyone_once() {
         "the retry waiting at the upgrade was made"
     );
 }
+
+/// Subscribers from before the search index are found by name once the instance upgrades:
+/// their names are indexed by the same rule as new ones (accents folded, apostrophes, any
+/// case).
+#[tokio::test]
+async fn names_from_before_the_search_index_are_indexed_by_the_upgrade() {
+    use diesel::connection::SimpleConnection;
+    use iscriviti::db::{self, DbConnection};
+
+    let app = crate::helpers::spawn_app_without_workers().await;
+    let ids = app.seed_confirmed("newsletter", 2).await;
+    let first = ids[0];
+    app.db(move |c| {
+        let down = match c {
+            DbConnection::Pg(_) => {
+                include_str!("../../migrations/postgres/2026-12-02-000011_staff/down.sql")
+            }
+            DbConnection::Sqlite(_) => {
+                include_str!("../../migrations/sqlite/2026-12-02-000011_staff/down.sql")
+            }
+        };
+        c.batch_execute(down)?;
+        c.batch_execute(&format!(
+            "DELETE FROM __diesel_schema_migrations WHERE version = '20261202000011'; \
+             UPDATE subscribers SET name = 'ÉLODIE D''Angelo-Rossi' WHERE id = {first}"
+        ))
+    })
+    .await;
+    let ran = db::run(&app.state.pool, db::migrate).await.unwrap();
+    assert_eq!(ran, 1);
+    for words in ["élodie", "Elodie", "rossi", "d'angelo", "LETTORE 1"] {
+        let search = iscriviti::subscriptions::Search {
+            text: words.into(),
+            ..Default::default()
+        };
+        let page = iscriviti::subscriptions::search(&app.state, search)
+            .await
+            .unwrap();
+        let found: Vec<i64> = page.entries.iter().map(|e| e.id).collect();
+        match words {
+            "LETTORE 1" => assert_eq!(found, [ids[1]], "the other reader's name"),
+            _ => assert_eq!(found, [first], "{words}"),
+        }
+    }
+}

@@ -87,14 +87,8 @@ CREATE TABLE subscriber_terms (
     PRIMARY KEY (subscriber_id, term)
 ) WITHOUT ROWID;
 CREATE INDEX subscriber_terms_term ON subscriber_terms (term, subscriber_id);
-WITH RECURSIVE split(id, word, rest) AS (
-    SELECT id, '', lower(trim(name)) || ' ' FROM subscribers WHERE name IS NOT NULL
-    UNION ALL
-    SELECT id, substr(rest, 1, instr(rest, ' ') - 1), ltrim(substr(rest, instr(rest, ' ') + 1))
-    FROM split WHERE rest <> ''
-)
-INSERT OR IGNORE INTO subscriber_terms (subscriber_id, term)
-SELECT id, word FROM split WHERE word <> '';
+-- Existing names are indexed right after this migration, by the same Rust rule as new
+-- ones (db::terms::index_all): SQL's lower() and word splitting differ from it.
 
 -- Paging a list's subscribers (by status or not) newest first stays an index scan at a
 -- million subscribers; the first index also serves what (list_id, status) served.
