@@ -18,7 +18,7 @@ use crate::domain::SubscriptionStatus;
 pub struct Query {
     /// Folded words (see `domain::search_words`), each the start of a word of the name.
     pub words: Vec<String>,
-    /// The first word as typed (lower-cased): the first word may instead be the start of
+    /// The search as typed (lower-cased) when it is one word: it may instead be the start of
     /// the address.
     pub lead: Option<String>,
     /// The start of an address (when the search has an `@`, the words are not used).
@@ -79,33 +79,131 @@ struct Id {
     id: i64,
 }
 
+/// How many of the newest subscribers (below the page's start) a search looks at first. A
+/// broad search ("m") fills its page within them, where collecting every match first would
+/// sort hundreds of thousands of ids; a narrow one does not, and then runs over everyone from
+/// its matches, found by index, which are few.
+const WINDOW: i64 = 2_000;
+
 /// The ids of a search page, newest first (`limit` of them at most).
 pub fn search(conn: &mut DbConnection, q: &Query) -> QueryResult<Vec<i64>> {
+    if q.address.is_none() && q.words.is_empty() && q.list_id.is_none() && q.status.is_none() {
+        return page_of_all(conn, q);
+    }
+    let windowed = run(conn, q, true)?;
+    if windowed.len() as i64 >= q.limit {
+        return Ok(windowed);
+    }
+    run(conn, q, false)
+}
+
+fn page_of_all(conn: &mut DbConnection, q: &Query) -> QueryResult<Vec<i64>> {
+    use super::schema::subscribers;
+    let mut query = subscribers::table
+        .select(subscribers::id)
+        .order(subscribers::id.desc())
+        .limit(q.limit)
+        .into_boxed();
+    if let Some(before) = q.before_id {
+        query = query.filter(subscribers::id.lt(before));
+    }
+    query.load(conn)
+}
+
+/// The id of the [`WINDOW`]-th newest subscriber below `before` (`None`: fewer than that).
+fn window_floor(conn: &mut DbConnection, before: Option<i64>) -> QueryResult<Option<i64>> {
+    use super::schema::subscribers;
+    let mut query = subscribers::table
+        .select(subscribers::id)
+        .order(subscribers::id.desc())
+        .offset(WINDOW - 1)
+        .limit(1)
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(subscribers::id.lt(before));
+    }
+    query.first(conn).optional()
+}
+
+/// One search, over the newest [`WINDOW`] subscribers below the page's start (`windowed`) or
+/// over all of them.
+///
+/// Windowed, SQLite checks each subscriber of the window by primary-key lookups (a correlated
+/// EXISTS, which it always runs row by row). PostgreSQL would hash every match of such an
+/// EXISTS instead, so it gets the window as a range of ids pushed into each subquery, which
+/// its planner then serves from the primary keys.
+fn run(conn: &mut DbConnection, q: &Query, windowed: bool) -> QueryResult<Vec<i64>> {
+    let backend = super::backend(conn);
+    let floor = match windowed {
+        true => window_floor(conn, q.before_id)?,
+        false => None,
+    };
+    if windowed && floor.is_none() {
+        // Fewer subscribers than a window: the search over all of them is as cheap.
+        return Ok(Vec::new());
+    }
+    let per_row = windowed && backend == Backend::Sqlite;
     let mut sql = Sql {
         text: String::new(),
         binds: Vec::new(),
-        backend: super::backend(conn),
+        backend,
     };
-    let mut conditions: Vec<String> = Vec::new();
-    if let Some(before) = q.before_id {
-        let p = sql.param(Bind::Int(before));
-        conditions.push(format!("s.id < {p}"));
-    }
+    // `id` within the bounds (the page's start, the window's floor).
+    let bounds = |sql: &mut Sql, column: &str| {
+        let mut within = Vec::new();
+        if let Some(before) = q.before_id {
+            within.push(format!("{column} < {}", sql.param(Bind::Int(before))));
+        }
+        if let Some(floor) = floor {
+            within.push(format!("{column} >= {}", sql.param(Bind::Int(floor))));
+        }
+        within
+    };
+    let mut conditions = bounds(&mut sql, "s.id");
     if let Some(address) = &q.address {
-        let c = sql.starts_with("email", address);
-        conditions.push(format!("s.id IN (SELECT id FROM subscribers WHERE {c})"));
+        let mut c = vec![sql.starts_with("email", address)];
+        c.extend(bounds(&mut sql, "id"));
+        conditions.push(format!(
+            "s.id IN (SELECT id FROM subscribers WHERE {})",
+            c.join(" AND ")
+        ));
     }
     for (i, word) in q.words.iter().enumerate() {
-        let by_name = sql.starts_with("term", word);
-        let terms = format!("SELECT subscriber_id FROM subscriber_terms WHERE {by_name}");
-        if let (0, Some(lead)) = (i, &q.lead) {
-            let by_address = sql.starts_with("email", lead);
-            conditions.push(format!(
-                "s.id IN (SELECT id FROM subscribers WHERE {by_address} UNION {terms})"
-            ));
+        let by_name = sql.starts_with("t.term", word);
+        // An address has no spaces: only a one-word search may be the start of one.
+        let lead = match (i, q.lead.as_ref().filter(|_| q.words.len() == 1)) {
+            (0, Some(lead)) if per_row => Some(sql.starts_with("s.email", lead)),
+            (0, Some(lead)) => {
+                let mut c = vec![sql.starts_with("a.email", lead)];
+                c.extend(bounds(&mut sql, "a.id"));
+                Some(c.join(" AND "))
+            }
+            _ => None,
+        };
+        let condition = if per_row {
+            let named = format!(
+                "EXISTS (SELECT 1 FROM subscriber_terms t \
+                 WHERE t.subscriber_id = s.id AND {by_name})"
+            );
+            match lead {
+                Some(by_address) => format!("({by_address} OR {named})"),
+                None => named,
+            }
         } else {
-            conditions.push(format!("s.id IN ({terms})"));
-        }
+            let mut c = vec![by_name];
+            c.extend(bounds(&mut sql, "t.subscriber_id"));
+            let terms = format!(
+                "SELECT t.subscriber_id FROM subscriber_terms t WHERE {}",
+                c.join(" AND ")
+            );
+            match lead {
+                Some(by_address) => format!(
+                    "s.id IN (SELECT a.id FROM subscribers a WHERE {by_address} UNION ALL {terms})"
+                ),
+                None => format!("s.id IN ({terms})"),
+            }
+        };
+        conditions.push(condition);
     }
     if q.list_id.is_some() || q.status.is_some() {
         let mut on = vec!["ss.subscriber_id = s.id".to_owned()];

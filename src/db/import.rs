@@ -354,7 +354,7 @@ fn json<T: serde::Serialize>(rows: Vec<T>) -> String {
 /// it for each page of an export. SQLite keeps no statistics unless asked.
 pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
     if let DbConnection::Pg(c) = conn {
-        diesel::sql_query("ANALYZE subscribers, subscriptions").execute(c)?;
+        diesel::sql_query("ANALYZE subscribers, subscriptions, subscriber_terms").execute(c)?;
     }
     Ok(())
 }

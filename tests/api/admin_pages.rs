@@ -451,3 +451,47 @@ async fn the_export_streams_the_list_as_csv_and_is_recorded() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_broad_search_over_more_readers_than_a_window_pages_through_every_match_once() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin@example.org", Role::Admin).await;
+    // Names "Lettore {i}": "lettore 1" matches 1, 10..19, 100..199 and 1000..1999.
+    let ids = app.seed_confirmed("newsletter", 2_100).await;
+    let mut expected: Vec<i64> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i.to_string().starts_with('1'))
+        .map(|(_, id)| *id)
+        .collect();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(expected.len(), 1_111);
+    for search in [
+        "q=lettore+1",
+        "q=lettore+1&status=confirmed&list=newsletter",
+    ] {
+        let mut seen = Vec::new();
+        let mut path = format!("/admin/subscribers?{search}");
+        loop {
+            let (status, html) = body(admin.get(&path).await).await;
+            assert_eq!(status, 200);
+            let page = result_ids(&html);
+            assert!(page.len() <= 50);
+            seen.extend(page);
+            match next_link(&html) {
+                Some(next) => path = next,
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{search}: every match once, newest first");
+    }
+    // A narrow search among them: found from its matches, not from the window.
+    let (_, html) = body(admin.get("/admin/subscribers?q=lettore+2099").await).await;
+    assert_eq!(result_ids(&html), [ids[2_099]]);
+    let (_, html) = body(admin.get("/admin/subscribers?q=lettore+5").await).await;
+    assert_eq!(
+        result_ids(&html).len(),
+        50,
+        "5, 50..59, 500..599: a full page"
+    );
+}

@@ -1,6 +1,7 @@
 DROP INDEX subscriptions_unsubscribed;
 DROP INDEX subscriptions_created;
 DROP INDEX subscriptions_list_subscriber;
+DROP INDEX subscriptions_status_subscriber;
 DROP INDEX subscriptions_list_status_subscriber;
 CREATE INDEX subscriptions_list_status ON subscriptions (list_id, status);
 DROP TABLE subscriber_terms;

@@ -95,6 +95,8 @@ CREATE INDEX subscriber_terms_term ON subscriber_terms (term, subscriber_id);
 DROP INDEX subscriptions_list_status;
 CREATE INDEX subscriptions_list_status_subscriber ON subscriptions (list_id, status, subscriber_id);
 CREATE INDEX subscriptions_list_subscriber ON subscriptions (list_id, subscriber_id);
+-- The admin's status filter over every list ("who unsubscribed").
+CREATE INDEX subscriptions_status_subscriber ON subscriptions (status, subscriber_id);
 -- The dashboard's signups and unsubscribes of the last 30 days.
 CREATE INDEX subscriptions_created ON subscriptions (created_at);
 CREATE INDEX subscriptions_unsubscribed ON subscriptions (unsubscribed_at)
