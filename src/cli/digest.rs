@@ -10,7 +10,10 @@ use crate::app::AppContext;
 use crate::config::Settings;
 use crate::db::{self, articles};
 use crate::digests::{self, Added, Control};
-use crate::domain::{ArticleDraft, ArticleFields, DigestStatus, ListSlug, SubscriberEmail};
+use crate::domain::{
+    ArticleDraft, ArticleFields, AuditAction, DigestStatus, ListSlug, SubscriberEmail,
+};
+use crate::staff::{self, Actor};
 use crate::startup::{self, open_database};
 
 #[derive(Debug, Subcommand)]
@@ -210,16 +213,21 @@ pub async fn digest(settings: &Settings, cmd: DigestCommand) -> anyhow::Result<(
             );
         }
         DigestCommand::Send { id, at, wait } => {
-            match at.as_deref().map(parse_time).transpose()? {
+            let detail = match at.as_deref().map(parse_time).transpose()? {
                 Some(at) => {
                     digests::schedule(pool, id, at).await?;
                     println!("digest {id} scheduled for {at} UTC");
+                    format!("scheduled for {at} UTC")
                 }
                 None => {
                     let n = digests::start(pool, id).await?;
                     println!("digest {id}: sending to {n} readers");
+                    format!("{n} readers")
                 }
-            }
+            };
+            // Who started it: the trail the admins read shows every send, not only the pages'.
+            let (actor, action) = (Actor::CommandLine, AuditAction::DigestSent);
+            staff::record_on(pool, &actor, action, format!("digest #{id}"), detail).await?;
             if wait {
                 watch(ctx(), id).await?;
             }

@@ -69,8 +69,19 @@ pub async fn record(
     target: impl Into<String>,
     detail: impl Into<String>,
 ) -> Result<(), StaffError> {
+    record_on(&ctx.pool, actor, action, target, detail).await
+}
+
+/// [`record`] for a command that opened only the database.
+pub async fn record_on(
+    pool: &db::Pool,
+    actor: &Actor,
+    action: AuditAction,
+    target: impl Into<String>,
+    detail: impl Into<String>,
+) -> Result<(), StaffError> {
     let (actor, target, detail) = (actor.clone(), target.into(), detail.into());
-    db::write(&ctx.pool, move |conn| {
+    db::write(pool, move |conn| {
         Ok::<_, StaffError>(record_in(conn, &actor, action, &target, &detail)?)
     })
     .await

@@ -13,7 +13,7 @@ pub use accounts::{
     change_own_password, create, member, members, reset_password, set_disabled, set_language,
     set_role, NewMember,
 };
-pub use audit::{record, trail, trail_choices, Actor, TrailFilter};
+pub use audit::{record, record_on, trail, trail_choices, Actor, TrailFilter};
 pub use links::{
     check_link, complete_setup, password_link, set_password_with_link, setup_link, StaffLink,
 };

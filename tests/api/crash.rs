@@ -256,6 +256,20 @@ async fn digest_send_wait_delivers_only_when_no_instance_does() {
         40,
         "20 readers, two digests"
     );
+    // Each send is in the admins' audit trail, as the command line's.
+    let filter = iscriviti::staff::TrailFilter {
+        action: Some(iscriviti::domain::AuditAction::DigestSent),
+        ..Default::default()
+    };
+    let trail = iscriviti::staff::trail(&app.state, filter, 10)
+        .await
+        .unwrap();
+    let sends: Vec<String> = trail
+        .iter()
+        .map(|e| format!("{} {} {}", e.user_email, e.target, e.detail))
+        .collect();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert!(sends[0].contains(&format!("digest #{beside}")) && sends[0].contains("20 readers"));
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ async fn pages_send_security_headers_and_private_ones_are_not_cached() {
     let private = [
         app.path_of(&app.state.links.unsubscribe(sid, lid)),
         app.path_of(&app.state.links.preferences(sid)),
+        "/admin/login".to_owned(),
     ];
     for path in ["/".to_owned(), "/no-such-page".to_owned()]
         .iter()
