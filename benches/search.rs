@@ -253,8 +253,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// The kinds of search page, each with the query of its n-th request.
-fn kinds(rows: usize) -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
+/// A kind of search page: its name and the query of its n-th request.
+type Kind = (&'static str, Box<dyn Fn(usize) -> String>);
+
+/// The kinds of search page.
+fn kinds(rows: usize) -> Vec<Kind> {
     let q = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     vec![
         ("all, first page", Box::new(|_| String::new())),
