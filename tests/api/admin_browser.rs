@@ -97,6 +97,16 @@ async fn an_admin_sets_up_imports_blocks_and_invites_an_editor_in_a_browser() {
     browser.wait_for_text("Unblock", 10).await;
     browser.screenshot("admin-07-subscriber-blocked").await;
 
+    // The same pages in Italian: the switch in the header is kept for the account.
+    browser.click("button[value=\"it\"]").await;
+    browser.wait_for_text("Esci", 10).await;
+    browser.screenshot("admin-07-subscriber-blocked-it").await;
+    browser.goto(&format!("{base}/admin")).await;
+    browser.wait_for_text("Riepilogo", 10).await;
+    browser.screenshot("admin-02-dashboard-it").await;
+    browser.click("button[value=\"en\"]").await;
+    browser.wait_for_text("Sign out", 10).await;
+
     // 5. An editor account: the page shows a one-time link for them.
     browser.goto(&format!("{base}/admin/users")).await;
     browser.fill("#f-email", "redattore@example.org").await;
