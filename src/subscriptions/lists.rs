@@ -99,6 +99,12 @@ pub async fn all_lists(state: &AppContext) -> Result<Vec<lists::List>, UseCaseEr
     db::run(&state.pool, |conn| Ok(lists::all(conn)?)).await
 }
 
+/// The lists that are not archived (what staff can add readers to), by name.
+pub async fn open_lists(state: &AppContext) -> Result<Vec<lists::List>, UseCaseError> {
+    let all = all_lists(state).await?;
+    Ok(all.into_iter().filter(|l| !l.archived).collect())
+}
+
 /// The list with this slug.
 pub async fn list(state: &AppContext, slug: ListSlug) -> Result<lists::List, UseCaseError> {
     db::run(&state.pool, move |conn| {

@@ -26,8 +26,8 @@ pub use import::{
     DEFAULT_CHUNK_ROWS,
 };
 pub use lists::{
-    all_lists, create_list, list, public_lists, seed_default_list, set_archived, unsubscribe_view,
-    update_list, ListInput,
+    all_lists, create_list, list, open_lists, public_lists, seed_default_list, set_archived,
+    unsubscribe_view, update_list, ListInput,
 };
 pub use manage::{
     erase, preferences, undo_unsubscribe, unsubscribe, update_preferences, PreferenceList,

@@ -77,11 +77,7 @@ async fn upload_form(
     values: serde_json::Value,
     errors: &FieldErrors,
 ) -> Result<HttpResponse, AdminError> {
-    let lists: Vec<_> = subscriptions::all_lists(state)
-        .await?
-        .into_iter()
-        .filter(|l| !l.archived)
-        .collect();
+    let lists = subscriptions::open_lists(state).await?;
     let ctx = minijinja::context! {
         lists,
         form => values,

@@ -128,11 +128,7 @@ async fn new_form(
     values: serde_json::Value,
     errors: &FieldErrors,
 ) -> Result<HttpResponse, AdminError> {
-    let lists: Vec<List> = subscriptions::all_lists(state)
-        .await?
-        .into_iter()
-        .filter(|l| !l.archived)
-        .collect();
+    let lists = subscriptions::open_lists(state).await?;
     let ctx = minijinja::context! {
         lists,
         form => values,
