@@ -1,8 +1,7 @@
 //! CSV imports from the browser, with the same engine as `iscriviti import`: the upload is
 //! streamed to a file (never whole in memory, up to `staff.max_upload_bytes`), its first rows
 //! are shown as the import would read them with a choice of columns, and the import then runs
-//! in the background while its page shows the progress and the bad rows, whose report can be
-//! downloaded.
+//! in the background (its pages are in import_jobs.rs).
 
 use std::path::PathBuf;
 
@@ -15,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::access::{Admin, Posted};
 use super::fields::FieldErrors;
-use super::page::{render, render_status, see_other};
+use super::page::{render_status, see_other};
 use super::AdminError;
 use crate::domain::{AuditAction, ListSlug, SubscriptionStatus};
 use crate::routes::AppState;
@@ -24,8 +23,6 @@ use crate::subscriptions::{self, ColumnMap, ImportRequest, DEFAULT_CHUNK_ROWS};
 
 /// Rows the preview shows.
 const PREVIEW_ROWS: usize = 20;
-/// Bad rows the progress page shows (the report has them all, up to its cap).
-const SHOWN_ERRORS: i64 = 100;
 /// Uploads not imported within this long are removed.
 const UPLOAD_TTL_HOURS: u64 = 24;
 
@@ -372,61 +369,4 @@ pub async fn start(
     let detail = format!("{} ({}), import #{job}", meta.file_name, meta.status);
     staff::record(&state, &actor, AuditAction::Import, list.as_str(), detail).await?;
     Ok(see_other(&format!("/admin/imports/{job}")))
-}
-
-fn job_id(raw: &str) -> Result<i64, AdminError> {
-    raw.parse().map_err(|_| AdminError::NotFound)
-}
-
-/// `GET /admin/imports/{job}`: progress while it runs (the page reloads itself), then the
-/// counts and the bad rows.
-pub async fn progress(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    Admin(session): Admin,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AdminError> {
-    let job = subscriptions::import_job(&state, job_id(&id)?, SHOWN_ERRORS)
-        .await?
-        .ok_or(AdminError::NotFound)?;
-    let running = job.job.status == "running" && !job.stalled;
-    render(
-        &req,
-        &session,
-        "import_job",
-        minijinja::context! { job, running },
-    )
-}
-
-/// `GET /admin/imports/{job}/errors`: every kept bad row, as CSV (`line,reason`).
-pub async fn error_report(
-    state: web::Data<AppState>,
-    Admin(_): Admin,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AdminError> {
-    let id = job_id(&id)?;
-    subscriptions::import_job(&state, id, 0)
-        .await?
-        .ok_or(AdminError::NotFound)?;
-    let rows = subscriptions::import_errors(&state, id).await?;
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    let mut write = || -> Result<(), csv::Error> {
-        csv.write_record(["line", "reason"])?;
-        for (line, reason) in &rows {
-            csv.write_record([line.to_string().as_str(), reason])?;
-        }
-        csv.flush()?;
-        Ok(())
-    };
-    write().map_err(|e| AdminError::Internal(e.into()))?;
-    let body = csv
-        .into_inner()
-        .map_err(|e| AdminError::Internal(anyhow::anyhow!("{e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"import-{id}-errors.csv\""),
-        ))
-        .body(body))
 }

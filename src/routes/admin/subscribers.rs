@@ -1,4 +1,5 @@
-//! Subscribers: search and filter, add, edit, block, erase, and one subscriber's history.
+//! Subscribers: search and filter, add, edit, and one subscriber's history (blocking and
+//! erasing are in subscriber_actions.rs).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -98,7 +99,7 @@ fn results(
     render_status(req, session, status, "subscribers", ctx)
 }
 
-fn id(raw: &str) -> Result<i64, AdminError> {
+pub(super) fn id(raw: &str) -> Result<i64, AdminError> {
     raw.parse().map_err(|_| AdminError::NotFound)
 }
 
@@ -296,7 +297,7 @@ pub async fn detail(
     )
 }
 
-fn show(
+pub(super) fn show(
     req: &HttpRequest,
     session: &Session,
     status: StatusCode,
@@ -373,67 +374,4 @@ pub async fn update(
     )
     .await?;
     Ok(see_other(&format!("/admin/subscribers/{id}?done=saved")))
-}
-
-/// `POST /admin/subscribers/{id}/block`: `blocked=1` blocks, `blocked=0` unblocks.
-pub async fn block(
-    state: web::Data<AppState>,
-    Admin(session): Admin,
-    path: web::Path<String>,
-    posted: Posted,
-) -> Result<HttpResponse, AdminError> {
-    let f = posted.check(&session)?;
-    let (id, blocked) = (id(&path)?, f.text("blocked") == "1");
-    if !subscriptions::set_blocked(&state, id, blocked).await? {
-        return Err(AdminError::NotFound);
-    }
-    let action = match blocked {
-        true => AuditAction::SubscriberBlocked,
-        false => AuditAction::SubscriberUnblocked,
-    };
-    let actor = Actor::from(&session.member);
-    staff::record(&state, &actor, action, format!("subscriber #{id}"), "").await?;
-    Ok(see_other(&format!("/admin/subscribers/{id}?done=saved")))
-}
-
-/// `POST /admin/subscribers/{id}/erase`: the same erasure as the reader's own (their address
-/// stays only as a keyed hash in the suppression list); the form must be ticked to confirm.
-pub async fn erase(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    Admin(session): Admin,
-    path: web::Path<String>,
-    posted: Posted,
-) -> Result<HttpResponse, AdminError> {
-    let f = posted.check(&session)?;
-    let id = id(&path)?;
-    if !f.checked("confirm") {
-        let found = subscriptions::detail(&state, id)
-            .await?
-            .ok_or(AdminError::NotFound)?;
-        let mut errors = FieldErrors::default();
-        errors.add("confirm", "admin_error_confirm_erase");
-        return show(
-            &req,
-            &session,
-            StatusCode::BAD_REQUEST,
-            found,
-            None,
-            &errors,
-            None,
-        );
-    }
-    if !subscriptions::erase(&state, id).await? {
-        return Err(AdminError::NotFound);
-    }
-    let actor = Actor::from(&session.member);
-    staff::record(
-        &state,
-        &actor,
-        AuditAction::SubscriberErased,
-        format!("subscriber #{id}"),
-        "",
-    )
-    .await?;
-    Ok(see_other("/admin/subscribers?done=erased"))
 }
