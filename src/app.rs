@@ -47,6 +47,9 @@ pub enum UseCaseError {
     SlugTaken(String),
     #[error("no such digest")]
     UnknownDigest,
+    /// No such article or feed (named by the message).
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]

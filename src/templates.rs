@@ -25,6 +25,8 @@ const FILES: &[(&str, &str)] = embed!(
     "pages/preferences.html",
     "pages/unsubscribed.html",
     "pages/manage.html",
+    "pages/archive.html",
+    "pages/archive_digest.html",
     "mail/base.html",
     "mail/confirm/subject.txt",
     "mail/confirm/body.txt",
@@ -54,6 +56,16 @@ const FILES: &[(&str, &str)] = embed!(
     "admin/import_job.html",
     "admin/users.html",
     "admin/audit.html",
+    "admin/articles.html",
+    "admin/article.html",
+    "admin/feeds.html",
+    "admin/feed.html",
+    "admin/digests.html",
+    "admin/digest_new.html",
+    "admin/digest_compose.html",
+    "admin/digest_send.html",
+    "admin/digest_progress.html",
+    "admin/deliveries.html",
 );
 
 /// Files served as they are under `/static/`: (name, content type, content).
@@ -67,6 +79,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "admin.css",
         "text/css; charset=utf-8",
         include_str!("../templates/static/admin.css"),
+    ),
+    (
+        "progress.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../templates/static/progress.js"),
     ),
 ];
 

@@ -47,6 +47,9 @@ pub struct ArticleAdd {
     /// Address of an image shown above the article.
     #[arg(long)]
     pub image: Option<String>,
+    /// What the image shows, for readers who do not see it.
+    #[arg(long)]
+    pub image_alt: Option<String>,
     /// Only for this list's digests (default: every list's).
     #[arg(long)]
     pub list: Option<String>,
@@ -134,6 +137,7 @@ pub async fn article(settings: &Settings, cmd: ArticleCommand) -> anyhow::Result
                     summary: Some(&a.summary),
                     language: Some(&a.language),
                     image_url: a.image.as_deref(),
+                    image_alt: a.image_alt.as_deref(),
                 },
                 published,
             )?;

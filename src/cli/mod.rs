@@ -96,6 +96,9 @@ pub struct ListCreate {
     /// Subscribe readers without a confirmation mail (double opt-in is the default).
     #[arg(long)]
     pub single_opt_in: bool,
+    /// Publish its digests at /archive/<slug>, with an RSS feed.
+    #[arg(long)]
+    pub public_archive: bool,
     /// Sender of the list's mail, e.g. "Redazione <news@example.org>" (default: mail.from).
     #[arg(long)]
     pub from: Option<String>,
@@ -189,6 +192,7 @@ async fn list(settings: &Settings, cmd: ListCommand) -> anyhow::Result<()> {
                     None => settings.mail.from.clone(),
                 },
                 reply_to: args.reply_to.as_deref().map(Sender::parse).transpose()?,
+                public_archive: args.public_archive,
             };
             let list = db::run(&pool, move |conn| subscriptions::create_list(conn, &input)).await?;
             println!("created list {} (id {})", list.slug, list.id);

@@ -21,6 +21,9 @@ pub struct Article {
     pub image_url: Option<String>,
     pub published_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    /// The feed that brought it; None when added by hand (or its feed was deleted).
+    pub feed_id: Option<i64>,
+    pub image_alt: String,
 }
 
 /// An article to add.
@@ -37,6 +40,8 @@ pub struct NewArticle<'a> {
     pub image_url: Option<&'a str>,
     pub published_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    pub feed_id: Option<i64>,
+    pub image_alt: &'a str,
 }
 
 /// Adds an article unless a list would then see its GUID twice; returns whether it was new.
@@ -110,4 +115,138 @@ pub fn latest(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<Article>> 
         .limit(limit)
         .select(Article::as_select())
         .load(conn)
+}
+
+/// Where the articles a page lists came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Added by hand (the pages, the CLI, the API).
+    Manual,
+    /// Brought by any feed.
+    Feeds,
+    /// Brought by this feed.
+    Feed(i64),
+}
+
+/// What the articles page filters on.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleFilter {
+    /// Words of the title, matched anywhere, case-insensitively (ASCII case on SQLite).
+    pub title: Option<String>,
+    /// Articles a list's digests may carry: its own and those offered to every list.
+    pub list_id: Option<i64>,
+    pub source: Option<Source>,
+}
+
+/// One page of articles, newest first, and whether there are more after it.
+pub fn page(
+    conn: &mut DbConnection,
+    filter: &ArticleFilter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<Article>, bool)> {
+    let mut query = articles::table
+        .order((articles::published_at.desc(), articles::id.desc()))
+        .select(Article::as_select())
+        .offset(offset)
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(words) = &filter.title {
+        for word in words.split_whitespace() {
+            let pattern = format!("%{}%", escape_like(&word.to_lowercase()));
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("LOWER(articles.title) LIKE ")
+                    .bind::<diesel::sql_types::Text, _>(pattern)
+                    .sql(" ESCAPE '\\'"),
+            );
+        }
+    }
+    if let Some(list_id) = filter.list_id {
+        query = query.filter(
+            articles::list_id
+                .eq(list_id)
+                .or(articles::list_id.is_null()),
+        );
+    }
+    query = match filter.source {
+        None => query,
+        Some(Source::Manual) => query.filter(articles::feed_id.is_null()),
+        Some(Source::Feeds) => query.filter(articles::feed_id.is_not_null()),
+        Some(Source::Feed(id)) => query.filter(articles::feed_id.eq(id)),
+    };
+    let mut rows = query.load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+/// `%`, `_` and `\` matched as themselves in a LIKE pattern with `ESCAPE '\'`.
+pub(super) fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The article with this id.
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Article>> {
+    articles::table
+        .find(id)
+        .select(Article::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The articles with these ids, in no particular order.
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Article>> {
+    articles::table
+        .filter(articles::id.eq_any(ids))
+        .select(Article::as_select())
+        .load(conn)
+}
+
+/// What an edit may change (the GUID stays: it is how feeds recognise the article).
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = articles, treat_none_as_null = true)]
+pub struct ArticleChanges<'a> {
+    pub list_id: Option<i64>,
+    pub title: &'a str,
+    pub url: &'a str,
+    pub author: Option<&'a str>,
+    pub summary: &'a str,
+    pub language: &'a str,
+    pub image_url: Option<&'a str>,
+    pub image_alt: &'a str,
+    pub published_at: NaiveDateTime,
+}
+
+/// Changes an article; false when there is no such article.
+pub fn update(conn: &mut DbConnection, id: i64, changes: &ArticleChanges<'_>) -> QueryResult<bool> {
+    Ok(diesel::update(articles::table.find(id))
+        .set(changes)
+        .execute(conn)?
+        == 1)
+}
+
+/// Deletes an article and takes it out of the drafts that carry it. Returns false, and changes
+/// nothing, when a digest that went out (or is going out) carries it: the archive shows it.
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    use super::schema::{digest_articles, digests};
+    use crate::domain::DigestStatus;
+    let sent: i64 = digest_articles::table
+        .inner_join(digests::table)
+        .filter(digest_articles::article_id.eq(id))
+        .filter(digests::status.ne(DigestStatus::Draft))
+        .count()
+        .get_result(conn)?;
+    if sent > 0 {
+        return Ok(false);
+    }
+    diesel::delete(digest_articles::table.filter(digest_articles::article_id.eq(id)))
+        .execute(conn)?;
+    Ok(diesel::delete(articles::table.find(id)).execute(conn)? == 1)
 }

@@ -30,6 +30,8 @@ pub struct Digest {
     pub sent_count: i64,
     pub failed_count: i64,
     pub skipped_count: i64,
+    /// Markdown shown above the articles; may be empty.
+    pub intro: String,
 }
 
 /// Creates a draft digest with these articles (in this order) and returns it.

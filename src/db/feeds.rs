@@ -29,6 +29,8 @@ pub struct Feed {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Not polled until resumed.
+    pub paused: bool,
 }
 
 /// A feed to add.
@@ -74,9 +76,70 @@ pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<ListFeed>> {
     with_lists(conn, None)
 }
 
-/// Removes a feed (its articles stay); returns whether it existed.
+/// Removes a feed (its articles stay, as if added by hand); returns whether it existed.
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    diesel::update(articles::table.filter(articles::feed_id.eq(id)))
+        .set(articles::feed_id.eq(None::<i64>))
+        .execute(conn)?;
     Ok(diesel::delete(feeds::table.find(id)).execute(conn)? > 0)
+}
+
+/// The feed with this id, with its list.
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<ListFeed>> {
+    Ok(with_lists(conn, Some(&[id]))?.pop())
+}
+
+/// How many articles each feed brought (that are still there), by feed id.
+pub fn articles_gained(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64)>> {
+    articles::table
+        .filter(articles::feed_id.is_not_null())
+        .group_by(articles::feed_id)
+        .select((
+            articles::feed_id.assume_not_null(),
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)
+}
+
+/// Changes a feed's address and interval; a changed address loses the old validators and is
+/// due at once. False when there is no such feed.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    url: &str,
+    interval_secs: i64,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let moved = diesel::update(feeds::table.find(id).filter(feeds::url.ne(url)))
+        .set((
+            feeds::url.eq(url),
+            feeds::etag.eq(None::<String>),
+            feeds::last_modified.eq(None::<String>),
+            feeds::next_poll_at.eq(now),
+        ))
+        .execute(conn)?;
+    let changed = diesel::update(feeds::table.find(id))
+        .set(feeds::interval_secs.eq(interval_secs))
+        .execute(conn)?;
+    Ok(moved + changed > 0)
+}
+
+/// Pauses or resumes a feed; a resumed feed is due at once. False when there is no such feed.
+pub fn set_paused(
+    conn: &mut DbConnection,
+    id: i64,
+    paused: bool,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = match paused {
+        true => diesel::update(feeds::table.find(id))
+            .set(feeds::paused.eq(true))
+            .execute(conn)?,
+        false => diesel::update(feeds::table.find(id))
+            .set((feeds::paused.eq(false), feeds::next_poll_at.eq(now)))
+            .execute(conn)?,
+    };
+    Ok(changed == 1)
 }
 
 /// Claims up to `limit` feeds due at `now` by moving their next poll to `lease_until`; returns
@@ -88,10 +151,10 @@ pub fn claim_due(
     limit: i64,
 ) -> QueryResult<Vec<ListFeed>> {
     const PG: &str = "UPDATE feeds SET next_poll_at = $1 WHERE id IN (SELECT id FROM feeds \
-        WHERE next_poll_at <= $2 ORDER BY next_poll_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+        WHERE next_poll_at <= $2 AND NOT paused ORDER BY next_poll_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
         RETURNING id";
     const SQLITE: &str = "UPDATE feeds SET next_poll_at = ?1 WHERE id IN (SELECT id FROM feeds \
-        WHERE next_poll_at <= ?2 ORDER BY next_poll_at, id LIMIT ?3) RETURNING id";
+        WHERE next_poll_at <= ?2 AND NOT paused ORDER BY next_poll_at, id LIMIT ?3) RETURNING id";
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = BigInt)]

@@ -22,6 +22,8 @@ pub struct List {
     pub reply_to: Option<String>,
     pub archived: bool,
     pub created_at: NaiveDateTime,
+    /// Its digests are published at /archive/<slug>, with an RSS feed.
+    pub public_archive: bool,
 }
 
 /// A list to create; the fields come from validated domain types.
@@ -39,6 +41,7 @@ pub struct NewList<'a> {
     pub reply_to: Option<&'a str>,
     pub archived: bool,
     pub created_at: NaiveDateTime,
+    pub public_archive: bool,
 }
 
 /// Inserts a list and returns it; a taken slug is a unique violation.
@@ -102,6 +105,7 @@ pub struct ListChanges<'a> {
     pub from_name: &'a str,
     pub from_address: &'a str,
     pub reply_to: Option<&'a str>,
+    pub public_archive: bool,
 }
 
 /// Changes a list; false when there is no such list.

@@ -14,6 +14,8 @@ pub mod articles;
 pub mod audit;
 pub mod counts;
 pub mod deliveries;
+pub mod delivery_log;
+pub mod digest_pages;
 pub mod digests;
 pub mod directory;
 pub mod export;

@@ -7,7 +7,7 @@ use super::schema::{digest_schedules, lists};
 use super::DbConnection;
 
 /// A schedule as stored.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = digest_schedules)]
 pub struct Schedule {
     pub list_id: i64,

@@ -24,6 +24,7 @@ diesel::table! {
         reply_to -> Nullable<Text>,
         archived -> Bool,
         created_at -> Timestamp,
+        public_archive -> Bool,
     }
 }
 
@@ -119,6 +120,8 @@ diesel::table! {
         image_url -> Nullable<Text>,
         published_at -> Timestamp,
         created_at -> Timestamp,
+        feed_id -> Nullable<BigInt>,
+        image_alt -> Text,
     }
 }
 
@@ -138,6 +141,7 @@ diesel::table! {
         sent_count -> BigInt,
         failed_count -> BigInt,
         skipped_count -> BigInt,
+        intro -> Text,
     }
 }
 
@@ -190,6 +194,7 @@ diesel::table! {
         etag -> Nullable<Text>,
         last_modified -> Nullable<Text>,
         created_at -> Timestamp,
+        paused -> Bool,
     }
 }
 

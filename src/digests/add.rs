@@ -50,6 +50,8 @@ impl<'a> articles::NewArticle<'a> {
             image_url: d.image_url(),
             published_at: d.published_at(),
             created_at: Utc::now().naive_utc(),
+            feed_id: None,
+            image_alt: d.image_alt(),
         }
     }
 }

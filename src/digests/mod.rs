@@ -2,12 +2,22 @@
 //! send it (now or at a time), watch it, pause, resume, cancel, retry the failures.
 
 mod add;
+mod archive;
+mod article_edits;
 mod assembly;
+mod compose;
+pub mod markdown;
 mod render;
 mod schedule;
 mod stencil;
 
 pub use add::{add_article, Added};
+pub use archive::{archive_index, archived_digest, ArchivedDigest};
+pub use article_edits::{article, articles_page, delete_article, update_article};
+pub use compose::{
+    candidates, compose, delivery_log, draft_view, history, revise, scheduled, Candidates,
+    Composition, CompositionError, DraftView,
+};
 pub use render::{PreparedDigest, RecipientView};
 pub use schedule::{run_due_schedules, schedules, set_schedule, unset_schedule};
 
@@ -18,7 +28,7 @@ use crate::db::{self, articles, digests, lists, outbox, Pool};
 use crate::domain::{DigestStatus, ListSlug, SubscriberEmail};
 
 /// The most articles one digest carries.
-const MAX_ARTICLES: i64 = 50;
+pub(crate) const MAX_ARTICLES: i64 = 50;
 
 /// Composes a draft digest for a list: the articles published after `since`, by default after
 /// the list's last digest started. Fails when there is nothing new to send.
@@ -157,6 +167,8 @@ pub enum Control {
     Pause,
     Resume,
     Cancel,
+    /// A scheduled digest back to a draft.
+    Unschedule,
 }
 
 /// Pauses, resumes or cancels. Pausing stops new claims; messages in flight finish.
@@ -170,6 +182,7 @@ pub async fn control(pool: &Pool, id: i64, what: Control) -> Result<(), UseCaseE
             Cancelled,
             "not yet sent",
         ),
+        Control::Unschedule => (&[Scheduled], Draft, "scheduled"),
     };
     db::write(pool, move |conn| {
         if digests::transition(conn, id, from, to)? {

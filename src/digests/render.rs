@@ -38,6 +38,7 @@ pub struct PreparedDigest {
 struct Draft<'a> {
     digest_id: i64,
     subject: &'a str,
+    intro: &'a str,
     list: &'a lists::List,
     articles: &'a [db::articles::Article],
 }
@@ -57,6 +58,7 @@ struct ArticleView<'a> {
     author: Option<&'a str>,
     summary: &'a str,
     image_url: Option<&'a str>,
+    image_alt: &'a str,
     date: String,
 }
 
@@ -85,6 +87,7 @@ impl PreparedDigest {
         let draft = Draft {
             digest_id,
             subject: &digest.subject,
+            intro: &digest.intro,
             list: &list,
             articles: &articles,
         };
@@ -100,6 +103,7 @@ impl PreparedDigest {
         let Draft {
             digest_id,
             subject,
+            intro,
             list,
             articles,
         } = *draft;
@@ -116,6 +120,7 @@ impl PreparedDigest {
                 author: a.author.as_deref(),
                 summary: &a.summary,
                 image_url: a.image_url.as_deref(),
+                image_alt: &a.image_alt,
                 date: a.published_at.format(date_format).to_string(),
             })
             .collect();
@@ -132,14 +137,15 @@ impl PreparedDigest {
                 &minijinja::context! { articles => &views },
             )
             .map_err(|e| UseCaseError::Mail(e.to_string()))?;
-        let shared = |articles| minijinja::context! { subject => &subject, list_name => &list.name, articles => articles };
+        let shared = |articles, intro| minijinja::context! { subject => &subject, list_name => &list.name, articles => articles, intro => intro };
+        let intro_html = Value::from_safe_string(super::markdown::to_html(intro));
         let mut prepared = Self {
             digest_id,
             list_id: list.id,
             lang,
             list_id_header: list_id_header(list, links.host()),
-            text_ctx: shared(articles_text),
-            html_ctx: shared(articles_html),
+            text_ctx: shared(articles_text, Value::from(intro.trim())),
+            html_ctx: shared(articles_html, intro_html),
             subject,
             sender,
             reply_to,

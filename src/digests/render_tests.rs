@@ -24,6 +24,7 @@ fn list(reply_to: Option<&str>) -> lists::List {
         reply_to: reply_to.map(Into::into),
         archived: false,
         created_at,
+        public_archive: false,
     }
 }
 
@@ -44,6 +45,12 @@ fn article(id: i64, summary: &str) -> Article {
         image_url: (id == 1).then(|| "https://img.example/x.jpg".into()),
         published_at: at,
         created_at: at,
+        feed_id: None,
+        image_alt: if id == 1 {
+            "Il logo di Slack su uno schermo".into()
+        } else {
+            String::new()
+        },
     }
 }
 
@@ -55,6 +62,7 @@ fn prepare(options: &MailOptions, list: &lists::List, articles: &[Article]) -> P
     let draft = Draft {
         digest_id: 3,
         subject: "Le notizie della settimana: più “lavoro” da remoto",
+        intro: "Buongiorno, **care lettrici**: <b>novità</b> e [il sito](https://example.org/?a=1&b=2).",
         list,
         articles,
     };
@@ -202,4 +210,32 @@ fn readers_the_parts_do_not_fit_get_the_general_composer() {
             .unwrap()
             .contains("https://news.example.org/unsubscribe/"));
     }
+}
+
+#[test]
+fn the_introduction_is_markdown_and_the_image_has_its_alt_text() {
+    let list = list(None);
+    let prepared = prepare(&MailOptions::default(), &list, &[article(1, "Riassunto")]);
+    let to = RecipientView {
+        subscriber_id: 41,
+        email: "lettore@example.com",
+        name: Some("Zoë"),
+        message_id: None,
+    };
+    let (text, html) = prepared
+        .bodies(&Templates::load().unwrap(), &links(), &to)
+        .unwrap();
+    assert!(html.contains("<strong>care lettrici</strong>"), "{html}");
+    assert!(
+        html.contains("&lt;b&gt;novità&lt;/b&gt;"),
+        "raw HTML is text: {html}"
+    );
+    assert!(
+        html.contains(r#"alt="Il logo di Slack su uno schermo""#),
+        "{html}"
+    );
+    assert!(
+        text.contains("Buongiorno, **care lettrici**: <b>novità</b> e [il sito]"),
+        "the text part keeps the Markdown as written: {text}"
+    );
 }

@@ -6,6 +6,7 @@ const MAX_TITLE: usize = 300;
 const MAX_AUTHOR: usize = 200;
 const MAX_SUMMARY: usize = 5_000;
 const MAX_URL: usize = 2_048;
+const MAX_ALT: usize = 300;
 
 /// An article ready to store, whichever way it came in (the CLI, the HTTP API, a feed): a
 /// one-line title, an http(s) link, optional author and image, a plain-text summary, a language
@@ -19,6 +20,8 @@ pub struct ArticleDraft {
     summary: String,
     language: Lang,
     image_url: Option<String>,
+    /// The image described for readers who do not see it; empty when decorative.
+    image_alt: String,
     published_at: NaiveDateTime,
 }
 
@@ -32,6 +35,7 @@ pub struct ArticleFields<'a> {
     pub summary: Option<&'a str>,
     pub language: Option<&'a str>,
     pub image_url: Option<&'a str>,
+    pub image_alt: Option<&'a str>,
 }
 
 impl ArticleDraft {
@@ -75,6 +79,12 @@ impl ArticleDraft {
             ))?),
             None => None,
         };
+        let image_alt = f.image_alt.map(one_line).unwrap_or_default();
+        if image_alt.chars().count() > MAX_ALT {
+            return Err(DomainError::InvalidArticle(
+                "the image's description is too long (at most 300 characters)",
+            ));
+        }
         let guid = match f.guid.map(str::trim).filter(|g| !g.is_empty()) {
             Some(g) if g.len() > MAX_URL || has_control_chars(g) => {
                 return Err(DomainError::InvalidArticle(
@@ -92,6 +102,7 @@ impl ArticleDraft {
             summary,
             language,
             image_url,
+            image_alt,
             published_at,
         })
     }
@@ -116,6 +127,9 @@ impl ArticleDraft {
     }
     pub fn image_url(&self) -> Option<&str> {
         self.image_url.as_deref()
+    }
+    pub fn image_alt(&self) -> &str {
+        &self.image_alt
     }
     pub fn published_at(&self) -> NaiveDateTime {
         self.published_at

@@ -121,6 +121,7 @@ fn draft(
             summary: summary.as_deref(),
             language: Some(language.code()),
             image_url: image.as_deref(),
+            image_alt: image.as_ref().and_then(|_| image_alt_of(entry)).as_deref(),
         },
         published,
     )
@@ -165,6 +166,17 @@ fn image_of(entry: &Entry) -> Option<String> {
                 })
                 .map(|l| l.href.clone())
         })
+}
+
+/// The description a feed gives its media (media:description), as the image's alt text.
+fn image_alt_of(entry: &Entry) -> Option<String> {
+    entry
+        .media
+        .iter()
+        .find_map(|m| m.description.as_ref())
+        .map(text_of)
+        .map(|d| text::truncate(d, 300))
+        .filter(|d| !d.is_empty())
 }
 
 fn looks_like_image(path: &str) -> bool {

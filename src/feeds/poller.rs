@@ -195,7 +195,10 @@ impl FeedPoller {
         let new_articles = db::write(&self.inner.pool, move |conn| {
             let rows: Vec<NewArticle<'_>> = drafts
                 .iter()
-                .map(|d| NewArticle::from_draft(d, Some(list_id)))
+                .map(|d| NewArticle {
+                    feed_id: Some(id),
+                    ..NewArticle::from_draft(d, Some(list_id))
+                })
                 .collect();
             Ok::<_, DbError>(feeds::record_success(
                 conn,

@@ -20,15 +20,31 @@ pub use state::AppState;
 /// Request bodies larger than this are refused with 413: a signup is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// What every response says about itself: no script or style but the site's own, never in a
-/// frame, not to be sniffed into another type, no referrer to other sites.
+/// The policy of every page: no script or style but the site's own, never in a frame.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The same, for a page that shows the articles' images (from their own sites): the archive.
+pub(crate) const CSP_WITH_IMAGES: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data: https: http:; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// The same, for the compose page, which frames the digest's preview from this site.
+pub(crate) const CSP_WITH_PREVIEW: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// The digest's preview, a mail's HTML: its inline styles and remote images, no script, no
+/// form, and only inside this site's compose page.
+pub(crate) const CSP_MAIL_PREVIEW: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     img-src data: https: http:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; \
+     sandbox allow-popups allow-popups-to-escape-sandbox";
+
+/// What every response says about itself: the policy above unless a handler set a wider one,
+/// not to be sniffed into another type, no referrer to other sites.
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
-        .add((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::REFERRER_POLICY, "no-referrer"))
@@ -76,6 +92,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/manage")
                 .route(web::get().to(public::manage_page))
                 .route(web::post().to(public::request_link)),
+        )
+        .route("/archive/{slug}", web::get().to(public::archive_index))
+        .route(
+            "/archive/{slug}/feed.xml",
+            web::get().to(public::archive_feed),
+        )
+        .route(
+            "/archive/{slug}/{id}",
+            web::get().to(public::archive_digest),
         )
         .route("/health", web::get().to(health))
         .route("/api/articles", web::post().to(api::add_article))

@@ -15,6 +15,8 @@ pub struct ListInput {
     pub language: Lang,
     pub from: Sender,
     pub reply_to: Option<Sender>,
+    /// Its digests are published at /archive/<slug>.
+    pub public_archive: bool,
 }
 
 /// Creates a list; a slug already in use is refused with a clear error.
@@ -35,6 +37,7 @@ pub fn create_list(
         reply_to: reply_to.as_deref(),
         archived: false,
         created_at: Utc::now().naive_utc(),
+        public_archive: input.public_archive,
     };
     lists::insert(conn, &new).map_err(|e| {
         if db::is_unique_violation(&e) {
@@ -60,6 +63,7 @@ pub fn seed_default_list(conn: &mut DbConnection, from: &Sender) -> Result<bool,
         language: Lang::It,
         from: from.clone(),
         reply_to: None,
+        public_archive: false,
     };
     match create_list(conn, &input) {
         Ok(_) => Ok(true),
@@ -131,6 +135,7 @@ pub async fn update_list(
             from_name: input.from.name(),
             from_address: input.from.address(),
             reply_to: reply_to.as_deref(),
+            public_archive: input.public_archive,
         };
         lists::update(conn, list.id, &changes)?;
         lists::by_slug(conn, input.slug.as_str())?.ok_or(UseCaseError::UnknownList)

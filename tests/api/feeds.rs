@@ -478,6 +478,8 @@ fn for_every_list(guid: &str) -> db::articles::NewArticle<'_> {
         image_url: None,
         published_at: now,
         created_at: now,
+        feed_id: None,
+        image_alt: "",
     }
 }
 

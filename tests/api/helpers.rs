@@ -314,6 +314,7 @@ impl TestApp {
             language: iscriviti::domain::Lang::It,
             from: iscriviti::domain::Sender::parse("Economia <economia@example.org>").unwrap(),
             reply_to: None,
+            public_archive: false,
         };
         db::run(&self.state.pool, move |c| {
             iscriviti::subscriptions::create_list(c, &input)
@@ -368,6 +369,8 @@ impl TestApp {
                     image_url: None,
                     published_at: now,
                     created_at: now,
+                    feed_id: None,
+                    image_alt: "",
                 },
             )
         })

@@ -1,4 +1,5 @@
-//! The dashboard: subscribers per list and status, and a chart of the last 30 days.
+//! The dashboard: subscribers per list and status, a chart of the last 30 days, the recent
+//! digests with their numbers and the sends to come.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -6,6 +7,7 @@ use serde::Serialize;
 use super::access::Staff;
 use super::page::render;
 use super::AdminError;
+use crate::digests;
 use crate::routes::AppState;
 use crate::subscriptions::{self, DayCounts};
 
@@ -21,7 +23,13 @@ pub async fn page(
     let totals = d.lists.iter().fold([0i64; 3], |t, l| {
         [t[0] + l.pending, t[1] + l.confirmed, t[2] + l.unsubscribed]
     });
+    let recent = digests::history(&state.pool, None, None, 5).await?;
+    let scheduled = digests::scheduled(&state.pool).await?;
+    let cadences = digests::schedules(&state.pool).await?;
     let ctx = minijinja::context! {
+        recent,
+        scheduled,
+        cadences,
         lists => &d.lists,
         totals,
         chart => Chart::of(&d.days),

@@ -21,6 +21,9 @@ pub enum AdminError {
     NotFound,
     #[error("{1}")]
     BadRequest(&'static str, String),
+    /// The thing asked for cannot happen in its current state (a digest already sent...).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Staff(StaffError),
     #[error("internal error")]
@@ -39,8 +42,11 @@ impl From<StaffError> for AdminError {
 impl From<UseCaseError> for AdminError {
     fn from(e: UseCaseError) -> Self {
         match e {
-            UseCaseError::UnknownList | UseCaseError::UnknownDigest => AdminError::NotFound,
+            UseCaseError::UnknownList | UseCaseError::UnknownDigest | UseCaseError::NotFound(_) => {
+                AdminError::NotFound
+            }
             UseCaseError::Invalid(e) => AdminError::BadRequest(e.key(), e.to_string()),
+            UseCaseError::Conflict(detail) => AdminError::Conflict(detail),
             other => AdminError::Internal(other.into()),
         }
     }
@@ -70,6 +76,7 @@ impl AdminError {
             AdminError::Csrf => "admin_error_csrf",
             AdminError::NotFound => "error_not_found",
             AdminError::BadRequest(key, _) => key,
+            AdminError::Conflict(_) => "admin_error_conflict",
             AdminError::Staff(e) => e.key(),
             AdminError::Internal(_) => "error_internal",
         }
@@ -83,6 +90,7 @@ impl ResponseError for AdminError {
             AdminError::Forbidden | AdminError::Csrf => StatusCode::FORBIDDEN,
             AdminError::NotFound => StatusCode::NOT_FOUND,
             AdminError::BadRequest(..) => StatusCode::BAD_REQUEST,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::Staff(StaffError::Throttled) => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Staff(StaffError::InvalidLink | StaffError::UnknownAccount) => {
                 StatusCode::NOT_FOUND
@@ -109,7 +117,7 @@ impl ResponseError for AdminError {
         // The translated message says it all, except for a bad request's specifics (which
         // field of an upload, which value).
         let detail = match self {
-            AdminError::BadRequest(_, detail) => detail.clone(),
+            AdminError::BadRequest(_, detail) | AdminError::Conflict(detail) => detail.clone(),
             _ => String::new(),
         };
         with_info(

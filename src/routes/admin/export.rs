@@ -59,11 +59,11 @@ pub async fn export(
         .streaming(stream))
 }
 
-type Chunk = Result<web::Bytes, std::io::Error>;
+pub(super) type Chunk = Result<web::Bytes, std::io::Error>;
 
 /// Hands what an export writes to the response in chunks of 64 KiB, waiting while the browser
 /// is slower than the database (a bounded channel), failing when the browser has gone.
-struct ChunkWriter {
+pub(super) struct ChunkWriter {
     tx: tokio::sync::mpsc::Sender<Chunk>,
     buf: Vec<u8>,
 }
@@ -71,7 +71,7 @@ struct ChunkWriter {
 impl ChunkWriter {
     const CHUNK: usize = 64 * 1024;
 
-    fn new(tx: tokio::sync::mpsc::Sender<Chunk>) -> Self {
+    pub(super) fn new(tx: tokio::sync::mpsc::Sender<Chunk>) -> Self {
         Self {
             tx,
             buf: Vec::with_capacity(Self::CHUNK),

@@ -75,6 +75,7 @@ fn values_of(list: &List, cadence: &CadenceView) -> serde_json::Value {
             .map(|s| s.mailbox().to_string())
             .unwrap_or_default(),
         "reply_to": list.reply_to,
+        "public_archive": list.public_archive,
         "cadence": cadence.cadence,
         "time_zone": if cadence.time_zone.is_empty() { "Europe/Rome" } else { &cadence.time_zone },
     })
@@ -84,6 +85,7 @@ fn typed_values(f: &Fields) -> serde_json::Value {
     let mut v = serde_json::to_value(f.typed()).unwrap_or_default();
     v["public"] = f.checked("public").into();
     v["double_opt_in"] = f.checked("double_opt_in").into();
+    v["public_archive"] = f.checked("public_archive").into();
     v
 }
 
@@ -186,6 +188,7 @@ fn parse(f: &Fields, slug: Option<&ListSlug>, errors: &mut FieldErrors) -> Optio
             language,
             from,
             reply_to,
+            public_archive: f.checked("public_archive"),
         },
         cadence,
     })

@@ -5,10 +5,15 @@
 //! once its CSRF token is checked against the session's.
 
 mod access;
+mod articles;
 mod audit;
 mod dashboard;
+mod delivery_log;
+mod digest_send;
+mod digests;
 mod error;
 mod export;
+mod feeds;
 mod fields;
 mod import_jobs;
 mod imports;
@@ -104,4 +109,31 @@ admin_routes! {
     post "/users/{id}" => users::update, Admin;
     post "/users/{id}/link" => users::password_link, Admin;
     get "/audit" => audit::page, Admin;
+    get "/articles" => articles::index, Staff;
+    get "/articles/new" => articles::new_page, Staff;
+    post "/articles/new" => articles::create, Staff;
+    get "/articles/{id}" => articles::edit_page, Staff;
+    post "/articles/{id}" => articles::update, Staff;
+    post "/articles/{id}/delete" => articles::delete, Staff;
+    get "/feeds" => feeds::index, Staff;
+    post "/feeds" => feeds::create, Staff;
+    get "/feeds/{id}" => feeds::edit_page, Staff;
+    post "/feeds/{id}" => feeds::update, Staff;
+    post "/feeds/{id}/pause" => feeds::pause, Staff;
+    post "/feeds/{id}/delete" => feeds::delete, Staff;
+    post "/feeds/{id}/fetch" => feeds::fetch, Staff;
+    get "/digests" => digests::history, Staff;
+    get "/digests/new" => digests::new_page, Staff;
+    post "/digests/new" => digests::create, Staff;
+    get "/digests/{id}" => digests::page, Staff;
+    post "/digests/{id}" => digests::revise, Staff;
+    get "/digests/{id}/preview" => digests::preview, Staff;
+    post "/digests/{id}/test" => digests::test_send, Staff;
+    get "/digests/{id}/send" => digest_send::send_page, Staff;
+    post "/digests/{id}/send" => digest_send::send, Staff;
+    get "/digests/{id}/progress" => digest_send::progress_json, Staff;
+    post "/digests/{id}/control" => digest_send::control, Staff;
+    get "/digests/{id}/deliveries" => delivery_log::log, Staff;
+    get "/digests/{id}/deliveries.csv" => delivery_log::csv, Staff;
+    post "/lists/{slug}/cadence" => digest_send::cadence, Staff;
 }

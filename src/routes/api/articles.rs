@@ -22,6 +22,7 @@ pub struct ArticleBody {
     /// it or en; default it.
     language: Option<String>,
     image_url: Option<String>,
+    image_alt: Option<String>,
     /// Only for this list's digests; default every list's.
     list: Option<String>,
     /// A stable identifier; default the URL.
@@ -59,6 +60,7 @@ pub async fn add_article(
             summary: a.summary.as_deref(),
             language: a.language.as_deref(),
             image_url: a.image_url.as_deref(),
+            image_alt: a.image_alt.as_deref(),
         },
         published,
     )

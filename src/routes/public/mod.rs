@@ -1,5 +1,6 @@
 //! The pages and endpoints readers use.
 
+mod archive;
 pub(crate) mod body;
 mod confirm;
 mod manage;
@@ -7,6 +8,7 @@ mod preferences;
 mod signup;
 mod unsubscribe;
 
+pub use archive::{digest as archive_digest, feed as archive_feed, index as archive_index};
 pub use confirm::{confirm, confirm_page};
 pub use manage::{manage_page, request_link};
 pub use preferences::{erase, preferences_page, save_preferences};
