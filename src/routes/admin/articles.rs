@@ -176,33 +176,39 @@ fn parse(f: &Fields, errors: &mut FieldErrors) -> Option<(ArticleDraft, Option<L
         image_url: f.optional("image_url"),
         image_alt: f.optional("image_alt"),
     };
-    let draft = published.and_then(|p| match ArticleDraft::parse(fields, p) {
+    // Checked even when the time is wrong, so every field's error shows at once.
+    let at = published.unwrap_or_else(|| Utc::now().naive_utc());
+    let draft = match ArticleDraft::parse(fields, at) {
         Ok(d) => Some(d),
         Err(e) => {
-            errors.add(field_of(&e.to_string()), "admin_error_article");
+            let (field, key) = field_of(&e.to_string());
+            errors.add(field, key);
             None
         }
-    });
-    match (draft, list) {
-        (Some(d), Some(l)) if errors.is_empty() => Some((d, l)),
+    };
+    match (draft, list, published) {
+        (Some(d), Some(l), Some(_)) if errors.is_empty() => Some((d, l)),
         _ => None,
     }
 }
 
-/// Which field an article's validation error is about (its message names it).
-fn field_of(message: &str) -> &'static str {
+/// Which field an article's validation error is about (its message names it), and what the
+/// page says about it.
+fn field_of(message: &str) -> (&'static str, &'static str) {
     [
-        ("title", "title"),
-        ("link", "url"),
-        ("author", "author"),
-        ("summary", "summary"),
-        ("image's description", "image_alt"),
-        ("image", "image_url"),
-        ("language", "language"),
+        ("title", ("title", "admin_error_title")),
+        ("link", ("url", "admin_error_link")),
+        ("author", ("author", "admin_error_author")),
+        ("summary", ("summary", "admin_error_summary")),
+        (
+            "image's description",
+            ("image_alt", "admin_error_image_alt"),
+        ),
+        ("image", ("image_url", "admin_error_link")),
     ]
     .into_iter()
     .find(|(word, _)| message.contains(word))
-    .map_or("title", |(_, field)| field)
+    .map_or(("language", "admin_error_language"), |(_, found)| found)
 }
 
 /// A message above the form: a catalogue key and, for a page that could not be read, why.
