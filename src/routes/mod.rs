@@ -20,9 +20,10 @@ pub use state::AppState;
 /// Request bodies larger than this are refused with 413: a signup is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// The policy of every page: no script or style but the site's own, never in a frame.
+/// The policy of every page: no script, style or connection but the site's own (the progress
+/// page polls its counts), never in a frame.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The same, for a page that shows the articles' images (from their own sites): the archive.
 pub(crate) const CSP_WITH_IMAGES: &str = "default-src 'none'; script-src 'self'; \
@@ -31,7 +32,7 @@ pub(crate) const CSP_WITH_IMAGES: &str = "default-src 'none'; script-src 'self';
 
 /// The same, for the compose page, which frames the digest's preview from this site.
 pub(crate) const CSP_WITH_PREVIEW: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
 /// The digest's preview, a mail's HTML: its inline styles and remote images, no script, no

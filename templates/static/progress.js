@@ -7,6 +7,8 @@
   if (!box) return;
   var url = box.getAttribute("data-url");
   var points = [];
+  var statusTag = document.getElementById("status");
+  var shown = statusTag ? statusTag.className : "";
   var started = Date.now();
   function set(id, text) {
     var el = document.getElementById(id);
@@ -34,14 +36,16 @@
     set("total", r.total);
     set("rate", r.rate === null ? "—" : r.rate);
     set("left", r.seconds_left === null ? "—" : r.seconds_left + " s");
-    var status = document.getElementById("status");
-    if (status) {
-      var label = status.getAttribute("data-" + r.status);
-      if (label) status.textContent = label;
-      status.className = "tag digest-" + r.status;
-    }
     points.push({ t: (Date.now() - started) / 1000, done: done });
     draw(r.total);
+    // A new state brings other actions (resume, retry...): the page is drawn again for it.
+    if (statusTag && "tag digest-" + r.status !== shown) {
+      var label = statusTag.getAttribute("data-" + r.status);
+      if (label) statusTag.textContent = label;
+      statusTag.className = "tag digest-" + r.status;
+      setTimeout(function () { window.location.reload(); }, 1000);
+      return false;
+    }
     return r.status === "sending" || r.status === "scheduled";
   }
   function poll() {

@@ -14,6 +14,7 @@ mod crash;
 mod delivery;
 mod digests;
 mod dkim;
+mod editor_browser;
 mod editor_pages;
 mod feeds;
 mod helpers;
