@@ -30,8 +30,8 @@ pub struct LogFilter {
 }
 
 /// Up to `limit` deliveries of a digest after reader `after` (by reader id), and whether there
-/// are more. The address prefix is looked up in the addresses' index first, then each match's
-/// delivery by (digest, reader): a search costs the same however large the digest.
+/// are more. The address prefix is looked up in an index of the addresses first, then each
+/// match's delivery by (digest, reader), so a search need not read every delivery.
 pub fn page(
     conn: &mut DbConnection,
     digest_id: i64,
@@ -55,16 +55,15 @@ pub fn page(
         ))
         .into_boxed();
     if let Some(prefix) = filter.address.as_deref().filter(|p| !p.is_empty()) {
-        // A range on the unique index of addresses, then the exact prefix.
-        let upper = format!("{prefix}\u{10FFFF}");
-        query = query
-            .filter(subscribers::email.ge(prefix.to_owned()))
-            .filter(subscribers::email.lt(upper))
-            .filter(
-                subscribers::email
-                    .like(format!("{}%", escape_like(prefix)))
-                    .escape('\\'),
-            );
+        let pattern = format!("{}%", escape_like(prefix));
+        query = query.filter(subscribers::email.like(pattern).escape('\\'));
+        // SQLite's LIKE ignores case and so its index: a range of bytes on the addresses'
+        // unique index finds them. PostgreSQL's LIKE uses its text_pattern_ops index.
+        if matches!(conn, DbConnection::Sqlite(_)) {
+            query = query
+                .filter(subscribers::email.ge(prefix.to_owned()))
+                .filter(subscribers::email.lt(format!("{prefix}\u{10FFFF}")));
+        }
     }
     if let Some(outcome) = filter.outcome {
         query = query.filter(deliveries::status.eq(outcome));
