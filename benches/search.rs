@@ -14,7 +14,7 @@ mod common;
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use common::{free_port, iscriviti, median, serve, BenchDb};
+use common::{free_port, iscriviti, median, serve, sign_in, BenchDb};
 use diesel::{Connection, RunQueryDsl};
 
 const FIRST: &[&str] = &[
@@ -209,43 +209,6 @@ fn write_csv(path: &std::path::Path, rows: usize) {
         writeln!(out, "{},{first} {last}", address(i)).unwrap();
     }
     out.flush().unwrap();
-}
-
-/// Signs in as a browser does and returns the session cookie.
-async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
-    let page = http
-        .get(format!("{base}/admin/login"))
-        .send()
-        .await
-        .unwrap();
-    let cookie = cookie_of(&page, "iscriviti_form");
-    let html = page.text().await.unwrap();
-    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = &html[at..at + html[at..].find('"').unwrap()];
-    let res = http
-        .post(format!("{base}/admin/login"))
-        .header("Cookie", format!("iscriviti_form={cookie}"))
-        .form(&[
-            ("csrf", csrf),
-            ("email", email),
-            ("password", password),
-            ("next", "/admin"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "the bench admin signs in");
-    cookie_of(&res, "iscriviti_session")
-}
-
-fn cookie_of(res: &reqwest::Response, name: &str) -> String {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

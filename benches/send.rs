@@ -11,6 +11,11 @@
 //!   CONNECTIONS=16 BATCH=1000 cargo bench --bench send   # engine settings
 //!   DKIM_KEY=tests/fixtures/dkim-ed25519.pem cargo bench --bench send   # with DKIM signing
 //!   WAIT=1 cargo bench --bench send   # `digest send --wait` beside the server (its CPU counted)
+//!   PROGRESS_VIEW=1 cargo bench --bench send   # an editor's progress page open during the send
+//!
+//! PROGRESS_VIEW=1 signs an editor in, loads the digest's progress page (and its script) and
+//! polls its counts every 2 seconds, as the page does, for the whole send: that work is part of
+//! the service's CPU.
 //!
 //! After each send it also times `iscriviti digest status` (the query `--wait` polls), median
 //! of five runs of the whole command.
@@ -21,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     children_cpu_seconds, cpu_seconds, cpu_seconds_of_all, free_port, median, peak_rss_mib, run,
-    seed, serve, sink::Sink, BenchDb,
+    seed, serve, sign_in, sink::Sink, BenchDb,
 };
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -92,6 +97,24 @@ async fn main() {
             ],
         );
         let id = id.trim().to_owned();
+        let progress_view = env_or("PROGRESS_VIEW", 0) == 1;
+        let password = "bench password long enough";
+        if progress_view {
+            common::iscriviti(
+                &db,
+                1,
+                &[("ISCRIVITI_PASSWORD", password.into())],
+                &[
+                    "user",
+                    "create",
+                    "redazione@example.org",
+                    "--role",
+                    "editor",
+                ],
+            )
+            .status()
+            .unwrap();
+        }
 
         let sink = Sink::start().await;
         let port = free_port();
@@ -105,6 +128,10 @@ async fn main() {
         }
         let mut server = serve(&db, sink.port, port, &env).await;
         let pid = server.id();
+        let viewer = match progress_view {
+            true => Some(ProgressView::open(port, &id, password).await),
+            false => None,
+        };
         let cpu_before = cpu_seconds(pid);
         let sink_cpu_before = cpu_seconds(std::process::id());
         let db_cpu_before = cpu_seconds_of_all("postgres");
@@ -129,6 +156,10 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let elapsed = started.elapsed().as_secs_f64();
+        if let Some(viewer) = viewer {
+            let polls = viewer.close().await;
+            println!("round {round}: the progress view polled {polls} times");
+        }
         if let Some(mut child) = waiting {
             child.wait().unwrap();
         }
@@ -172,4 +203,58 @@ async fn main() {
         "median of {rounds} ({backend}, {readers} readers, {connections} SMTP connections, batches of {batch}): {:.0} msgs/s, {:.1} µs service CPU per message ({:.1} µs with `digest send`; PostgreSQL server {:.1} µs), peak RSS {:.1} MiB",
         median(rates), median(cpus), median(totals), median(servers), median(rsss)
     );
+}
+
+/// An editor's progress page: loaded once with its script, then its counts polled every two
+/// seconds, as progress.js does, until closed.
+struct ProgressView {
+    stop: tokio::sync::oneshot::Sender<()>,
+    polls: tokio::task::JoinHandle<usize>,
+}
+
+impl ProgressView {
+    async fn open(port: u16, id: &str, password: &str) -> Self {
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let session = sign_in(&http, &base, "redazione@example.org", password).await;
+        let cookie = format!("iscriviti_session={session}");
+        for path in [format!("/admin/digests/{id}"), "/static/progress.js".into()] {
+            let res = http
+                .get(format!("{base}{path}"))
+                .header("Cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+        }
+        let url = format!("{base}/admin/digests/{id}/progress");
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let polls = tokio::spawn(async move {
+            let mut n = 0;
+            loop {
+                let res = http
+                    .get(&url)
+                    .header("Cookie", &cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200);
+                res.bytes().await.unwrap();
+                n += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = &mut stopped => return n,
+                }
+            }
+        });
+        Self { stop, polls }
+    }
+
+    async fn close(self) -> usize {
+        let _ = self.stop.send(());
+        self.polls.await.unwrap()
+    }
 }

@@ -264,3 +264,40 @@ pub fn seed(db: &BenchDb, n: usize) {
         }
     }
 }
+
+/// Signs in as a browser does and returns the session cookie.
+pub async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let page = http
+        .get(format!("{base}/admin/login"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = cookie_of(&page, "iscriviti_form");
+    let html = page.text().await.unwrap();
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &html[at..at + html[at..].find('"').unwrap()];
+    let res = http
+        .post(format!("{base}/admin/login"))
+        .header("Cookie", format!("iscriviti_form={cookie}"))
+        .form(&[
+            ("csrf", csrf),
+            ("email", email),
+            ("password", password),
+            ("next", "/admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the bench admin signs in");
+    cookie_of(&res, "iscriviti_session")
+}
+
+fn cookie_of(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+}
