@@ -40,7 +40,10 @@ impl Composition {
     ) -> Result<Self, Vec<CompositionError>> {
         let mut errors = Vec::new();
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        if subject.is_empty() || subject.chars().count() > 200 {
+        if subject.is_empty()
+            || subject.chars().count() > 200
+            || subject.chars().any(char::is_control)
+        {
             errors.push(CompositionError::Subject);
         }
         let intro = intro.trim().replace("\r\n", "\n");

@@ -3,7 +3,7 @@
 //! left out (an introduction is words; articles carry the images), so nothing an editor pastes
 //! can run script or break the mail's layout.
 
-use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{html, CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 
 /// The most an introduction may hold.
 pub const MAX_INTRO_CHARS: usize = 10_000;
@@ -21,8 +21,12 @@ pub fn to_html(markdown: &str) -> String {
             title,
             id,
         }) => Some(Event::Start(Tag::Link {
+            dest_url: match link_type {
+                // `<redazione@example.org>`: the address alone, written as mailto: by the writer.
+                LinkType::Email => dest_url,
+                _ => safe_url(dest_url),
+            },
             link_type,
-            dest_url: safe_url(dest_url),
             title,
             id,
         })),
@@ -96,6 +100,11 @@ mod tests {
         }
         let html = to_html("[scrivici](mailto:redazione@example.org)");
         assert!(html.contains("mailto:redazione@example.org"), "{html}");
+        let html = to_html("Scrivici: <redazione@example.org>");
+        assert!(
+            html.contains(r#"href="mailto:redazione@example.org""#),
+            "{html}"
+        );
     }
 
     #[test]

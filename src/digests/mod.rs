@@ -139,6 +139,7 @@ pub async fn send_test(
 pub async fn start(pool: &Pool, id: i64) -> Result<usize, UseCaseError> {
     db::write(pool, move |conn| {
         let digest = digests::by_id(conn, id)?.ok_or(UseCaseError::UnknownDigest)?;
+        require_articles(conn, id)?;
         digests::start(conn, id, Utc::now().naive_utc())?.ok_or_else(|| {
             UseCaseError::Conflict(format!(
                 "digest {id} is {}, not a draft or scheduled",
@@ -152,6 +153,7 @@ pub async fn start(pool: &Pool, id: i64) -> Result<usize, UseCaseError> {
 /// Schedules a draft to start at `at` (UTC).
 pub async fn schedule(pool: &Pool, id: i64, at: NaiveDateTime) -> Result<(), UseCaseError> {
     db::write(pool, move |conn| {
+        require_articles(conn, id)?;
         if digests::schedule(conn, id, at)? {
             Ok(())
         } else {
@@ -159,6 +161,16 @@ pub async fn schedule(pool: &Pool, id: i64, at: NaiveDateTime) -> Result<(), Use
         }
     })
     .await
+}
+
+/// A digest without articles (its last one was deleted) does not go out.
+fn require_articles(conn: &mut db::DbConnection, id: i64) -> Result<(), UseCaseError> {
+    match db::digest_pages::article_ids(conn, id)?.is_empty() {
+        true => Err(UseCaseError::Conflict(format!(
+            "digest {id} has no articles: add one before sending it"
+        ))),
+        false => Ok(()),
+    }
 }
 
 /// What can happen to a digest while it is out.
@@ -220,7 +232,17 @@ pub async fn status(
 /// Queues the failed deliveries again; returns how many.
 pub async fn retry_failed(pool: &Pool, id: i64) -> Result<usize, UseCaseError> {
     db::write(pool, move |conn| {
-        digests::by_id(conn, id)?.ok_or(UseCaseError::UnknownDigest)?;
+        let digest = digests::by_id(conn, id)?.ok_or(UseCaseError::UnknownDigest)?;
+        // A cancelled digest's deliveries are never claimed again: nothing to retry there.
+        if !matches!(
+            digest.status,
+            DigestStatus::Sending | DigestStatus::Paused | DigestStatus::Sent
+        ) {
+            return Err(UseCaseError::Conflict(format!(
+                "digest {id} is {}: only a digest that went out can retry its failures",
+                digest.status
+            )));
+        }
         Ok(digests::retry_failed(conn, id, Utc::now().naive_utc())?)
     })
     .await

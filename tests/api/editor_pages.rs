@@ -444,6 +444,9 @@ async fn an_editor_composes_previews_tests_sends_and_follows_a_digest() {
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.starts_with("email,outcome,attempts,sent_at,reply"));
     assert_eq!(csv.matches(",sent,1,").count(), 3, "{csv}");
+    // The addresses are the admins' to download: an editor's file masks them.
+    assert_eq!(csv.matches("l***@example.org,sent").count(), 3, "{csv}");
+    assert!(!csv.contains("lettore1@"), "{csv}");
 
     // The history and the dashboard show its numbers.
     let (_, html) = body(editor.get("/admin/digests?list=newsletter").await).await;

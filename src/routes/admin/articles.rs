@@ -63,7 +63,7 @@ pub async fn index(
         list_id,
         source,
     };
-    let offset = q.offset.max(0);
+    let offset = q.offset.clamp(0, 1_000_000);
     let (articles, more) = digests::articles_page(&state.pool, filter, offset, PAGE).await?;
     let page_link = |offset: i64| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -114,9 +114,12 @@ async fn form(
     errors: &FieldErrors,
     note: Option<Note>,
 ) -> Result<HttpResponse, AdminError> {
-    let list_options: Vec<(String, String)> = subscriptions::open_lists(state)
+    // Open lists, and the article's own even when archived (else the form would move it to
+    // every list on the next save).
+    let list_options: Vec<(String, String)> = subscriptions::all_lists(state)
         .await?
         .into_iter()
+        .filter(|l| !l.archived || article.is_some_and(|a| a.list_id == Some(l.id)))
         .map(|l| (l.slug, l.name))
         .collect();
     let ctx = minijinja::context! {

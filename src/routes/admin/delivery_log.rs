@@ -93,10 +93,13 @@ pub async fn csv(
         "",
     )
     .await?;
+    // The list of addresses is the admins' (as the list export is): an editor's file shows
+    // each address masked.
+    let masked = !session.member.is_admin();
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let pool = state.pool.clone();
     tokio::spawn(async move {
-        if let Err(e) = write_csv(pool, id, filter, tx.clone()).await {
+        if let Err(e) = write_csv(pool, id, filter, masked, tx.clone()).await {
             tracing::warn!(error = %e, "a delivery log download stopped");
             let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
         }
@@ -113,32 +116,43 @@ pub async fn csv(
         .streaming(stream))
 }
 
+/// Writes the log page by page. The writer sends on a bounded channel, blocking while the
+/// browser is slower: it is only ever used, flushed and dropped on the blocking pool.
 async fn write_csv(
     pool: crate::db::Pool,
     id: i64,
     filter: LogFilter,
+    masked: bool,
     tx: tokio::sync::mpsc::Sender<super::export::Chunk>,
 ) -> anyhow::Result<()> {
     let mut after = 0;
-    let mut out = csv::Writer::from_writer(ChunkWriter::new(tx));
-    out.write_record(["email", "outcome", "attempts", "sent_at", "reply"])?;
+    let mut out = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut out = csv::Writer::from_writer(ChunkWriter::new(tx));
+        out.write_record(["email", "outcome", "attempts", "sent_at", "reply"])?;
+        Ok(out)
+    })
+    .await??;
     loop {
-        let (rows, more) =
-            digests::delivery_log(&pool, id, filter.clone(), after, CSV_PAGE).await?;
+        let page = digests::delivery_log(&pool, id, filter.clone(), after, CSV_PAGE).await;
+        let (rows, more) = match page {
+            Ok(page) => page,
+            Err(e) => {
+                tokio::task::spawn_blocking(move || drop(out)).await?;
+                return Err(e.into());
+            }
+        };
         after = rows.last().map_or(after, |r| r.subscriber_id);
-        // The writer blocks on a full channel: off the async threads.
         out = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             for r in &rows {
+                let email = match masked {
+                    true => mask(&r.email),
+                    false => r.email.clone(),
+                };
                 let sent_at = r.sent_at.map(|t| t.to_string()).unwrap_or_default();
+                let reply = cell(r.last_error.as_deref().unwrap_or_default());
                 let attempts = r.attempts.to_string();
-                let reply = r.last_error.as_deref().unwrap_or_default();
-                out.write_record([
-                    r.email.as_str(),
-                    r.status.as_str(),
-                    &attempts,
-                    &sent_at,
-                    reply,
-                ])?;
+                let status = r.status.as_str();
+                out.write_record([&cell(&email), status, &attempts, &sent_at, &reply])?;
             }
             Ok(out)
         })
@@ -149,4 +163,23 @@ async fn write_csv(
     }
     tokio::task::spawn_blocking(move || out.flush()).await??;
     Ok(())
+}
+
+/// `anna.bianchi@example.org` → `a***@example.org`.
+fn mask(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
+/// A cell a spreadsheet will not run as a formula (a relay's reply is someone else's text).
+fn cell(value: &str) -> String {
+    match value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{value}"),
+        false => value.to_owned(),
+    }
 }

@@ -147,9 +147,10 @@ struct Report {
 fn report(digest: &Digest, progress: Progress) -> Report {
     let total = digest.recipients;
     let done = progress.sent + progress.failed + progress.skipped;
-    let percent = match total {
-        0 => 100,
-        t => done * 100 / t,
+    let percent = match (digest.started_at, total) {
+        (None, _) => 0,
+        (Some(_), 0) => 100,
+        (Some(_), t) => done * 100 / t,
     };
     let end = digest.finished_at.unwrap_or_else(|| Utc::now().naive_utc());
     let elapsed = digest
