@@ -205,10 +205,42 @@ async fn a_reader_subscribes_an_editor_sends_a_digest_the_reader_leaves_and_the_
     browser.click("td a[href^=\"/admin/digests/\"]").await;
     browser.wait_for_text("100%", 10).await;
     browser.screenshot("editor-14-progress-it").await;
+    browser.goto(&format!("{base}/admin/digests/new")).await;
+    browser.screenshot("editor-15-new-digest-it").await;
+    browser
+        .click("a[href=\"/admin/digests/new?list=newsletter\"]")
+        .await;
+    browser.wait_for_text("Nuovo digest", 10).await;
+    // Nothing new since the digest: nothing ticked, and a blank subject (spaces pass the
+    // browser's check, not the server's).
+    browser.fill("#f-subject", "   ").await;
+    browser.click("form.card button[type=submit]").await;
+    browser.wait_for_text("Spunta almeno un articolo", 10).await;
+    browser.screenshot("editor-16-compose-errors-it").await;
+    browser.goto(&format!("{base}/admin/articles")).await;
+    browser.screenshot("editor-17-articles-it").await;
+    browser.click("td a[href^=\"/admin/articles/\"]").await;
+    browser.wait_for_text("Modifica l'articolo", 10).await;
+    browser.screenshot("editor-18-article-edit-it").await;
+    // A feed that answers 404: its error shows on the list and on its page.
     browser.goto(&format!("{base}/admin/feeds")).await;
-    browser.screenshot("editor-15-feeds-it").await;
+    browser.fill("#f-url", &server.url("/feed.xml")).await;
+    browser
+        .click("form[action=\"/admin/feeds\"] button[type=submit]")
+        .await;
+    browser.wait_for_text("Feed aggiunto", 10).await;
+    browser.click("form[action$=\"/fetch\"] button").await;
+    browser.wait_for_text("HTTP 404", 10).await;
+    browser.screenshot("editor-19-feeds-it").await;
+    browser.click("td a[href^=\"/admin/feeds/\"]").await;
+    browser.wait_for_text("Ultima lettura riuscita", 10).await;
+    browser.screenshot("editor-20-feed-it").await;
+    browser
+        .goto(&format!("{base}/admin/digests/1/deliveries?outcome=sent"))
+        .await;
+    browser.screenshot("editor-21-delivery-log-it").await;
     browser.resize(390, 844).await;
     browser.goto(&format!("{base}/admin")).await;
-    browser.screenshot("editor-16-phone-dashboard-it").await;
+    browser.screenshot("editor-22-phone-dashboard-it").await;
     browser.quit().await;
 }
