@@ -81,6 +81,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../templates/static/admin.css"),
     ),
     (
+        "compose.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../templates/static/compose.js"),
+    ),
+    (
         "progress.js",
         "text/javascript; charset=utf-8",
         include_str!("../templates/static/progress.js"),

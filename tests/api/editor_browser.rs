@@ -121,6 +121,16 @@ async fn a_reader_subscribes_an_editor_sends_a_digest_the_reader_leaves_and_the_
         "{page}"
     );
     browser.screenshot("editor-06-draft").await;
+    // The preview follows what is typed, without the Save button.
+    browser
+        .fill(
+            "#f-intro",
+            "Buongiorno! Questa settimana **una notizia sola**, ma importante. Buona lettura!",
+        )
+        .await;
+    browser
+        .wait_for_text("importante. Buona lettura!", 10)
+        .await;
     let draft = browser.url().await;
     browser.goto(&format!("{draft}#preview")).await;
     browser.screenshot("editor-06-preview").await;

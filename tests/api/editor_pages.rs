@@ -357,6 +357,20 @@ async fn an_editor_composes_previews_tests_sends_and_follows_a_digest() {
         .unwrap()
         .contains(csp));
 
+    // The live preview saves as the editor types: 204, and the preview shows it.
+    let typed = form.replace("Buongiorno", "Buonasera");
+    let res = editor
+        .post_live(&format!("/admin/digests/{id}"), &typed)
+        .await;
+    assert_eq!(res.status(), 204);
+    let text = editor
+        .get(&format!("/admin/digests/{id}/preview.txt"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("Buonasera! Ecco **le notizie**"), "{text}");
+
     // A test copy goes to the editor only.
     let res = editor.post(&format!("/admin/digests/{id}/test"), "").await;
     assert_eq!(

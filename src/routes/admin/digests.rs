@@ -287,16 +287,16 @@ pub async fn revise(
         return compose_page(&req, &session, status, ctx, offered, form, &errors);
     };
     digests::revise(&state.pool, id, c).await?;
+    // The page's live preview saves as the editor types: it needs no page back.
+    let live = req.headers().contains_key("x-live-preview");
+    let detail = if live { "as typed" } else { "" };
     let actor = Actor::from(&session.member);
-    staff::record(
-        &state,
-        &actor,
-        AuditAction::DigestUpdated,
-        &id.to_string(),
-        "",
-    )
-    .await?;
-    Ok(see_other(&format!("/admin/digests/{id}?saved")))
+    let target = id.to_string();
+    staff::record(&state, &actor, AuditAction::DigestUpdated, &target, detail).await?;
+    match live {
+        true => Ok(HttpResponse::NoContent().finish()),
+        false => Ok(see_other(&format!("/admin/digests/{id}?saved"))),
+    }
 }
 
 /// `GET /admin/digests/{id}/preview`: the HTML part for a sample reader, framed by the
@@ -315,6 +315,18 @@ pub async fn preview(
         ))
         .insert_header((header::X_FRAME_OPTIONS, "SAMEORIGIN"))
         .body(html))
+}
+
+/// `GET /admin/digests/{id}/preview.txt`: the text part for the same sample reader.
+pub async fn preview_text(
+    state: web::Data<AppState>,
+    Staff(_session): Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let (_, text, _) = digests::preview(&state, id(&path)?).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(text))
 }
 
 /// `POST /admin/digests/{id}/test`: one copy to the editor's own address, through the outbox.

@@ -128,6 +128,7 @@ admin_routes! {
     get "/digests/{id}" => digests::page, Staff;
     post "/digests/{id}" => digests::revise, Staff;
     get "/digests/{id}/preview" => digests::preview, Staff;
+    get "/digests/{id}/preview.txt" => digests::preview_text, Staff;
     post "/digests/{id}/test" => digests::test_send, Staff;
     get "/digests/{id}/send" => digest_send::send_page, Staff;
     post "/digests/{id}/send" => digest_send::send, Staff;

@@ -129,6 +129,23 @@ impl StaffClient<'_> {
             .await
     }
 
+    /// Posts a form with the session's CSRF token as the compose page's live preview does.
+    pub async fn post_live(&self, path: &str, body: &str) -> reqwest::Response {
+        self.app
+            .client
+            .post(format!("{}{path}", self.app.address))
+            .header(
+                "Content-Type",
+                "application/x-www-form-urlencoded;charset=UTF-8",
+            )
+            .header("Cookie", self.cookie())
+            .header("X-Live-Preview", "1")
+            .body(format!("csrf={}&{body}", self.csrf))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Posts a form as it is (no token added).
     pub async fn post_raw(&self, path: &str, body: &str) -> reqwest::Response {
         self.app
