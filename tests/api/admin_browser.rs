@@ -3,8 +3,7 @@
 //! report, finds and blocks a reader, creates an editor, and the editor is kept out of the
 //! admin's pages. Screenshots of each page go to `target/screenshots/`.
 
-use crate::helpers::browser::{free_port, Browser};
-use crate::helpers::spawn_app_with;
+use crate::helpers::browser::{app_for_browser, Browser};
 use crate::helpers::staff::PASSWORD;
 
 #[tokio::test]
@@ -12,16 +11,7 @@ async fn an_admin_sets_up_imports_blocks_and_invites_an_editor_in_a_browser() {
     let Some(browser) = Browser::start(1100, 1000).await else {
         return;
     };
-    // The browser reaches the service over plain HTTP at its own address: the links it is
-    // given must point there, and the session cookie must not be Secure-only.
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let app = spawn_app_with(|s| {
-        s.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        s.base_url = base.parse().unwrap();
-    })
-    .await;
-    assert_eq!(app.address, base);
+    let (app, base) = app_for_browser(|_| {}).await;
 
     // 1. The one-time set-up link `serve` logs.
     let (link, _) = iscriviti::staff::setup_link(&app.state)

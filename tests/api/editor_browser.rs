@@ -6,10 +6,10 @@
 
 use iscriviti::domain::Role;
 
-use crate::helpers::browser::{free_port, Browser};
+use crate::helpers::browser::{app_for_browser, Browser};
 use crate::helpers::http::{HttpServer, Route};
 use crate::helpers::staff::PASSWORD;
-use crate::helpers::{confirm_link, eventually, spawn_app_with};
+use crate::helpers::{confirm_link, eventually};
 
 /// The article's image: a picture of our own, drawn.
 const IMAGE: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="496" height="200" viewBox="0 0 496 200"><rect width="496" height="200" fill="#0b5cad"/><rect x="40" y="110" width="120" height="50" fill="#e4572e"/><rect x="170" y="110" width="120" height="50" fill="#f3a712"/><rect x="300" y="110" width="120" height="50" fill="#29335c"/><text x="40" y="70" font-size="28" fill="#fff" font-family="sans-serif">Porto di Genova</text></svg>"##;
@@ -26,11 +26,8 @@ async fn a_reader_subscribes_an_editor_sends_a_digest_the_reader_leaves_and_the_
     let Some(browser) = Browser::start(1280, 1000).await else {
         return;
     };
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let app = spawn_app_with(|s| {
-        s.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        s.base_url = base.parse().unwrap();
+    // The article's page is served on 127.0.0.1: allowed as an operator allows an intranet.
+    let (app, base) = app_for_browser(|s| {
         s.outbound.allow = vec![iscriviti::outbound::Allowed::parse("127.0.0.1").unwrap()];
     })
     .await;

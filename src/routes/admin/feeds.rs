@@ -71,61 +71,33 @@ pub async fn create(
 ) -> Result<HttpResponse, AdminError> {
     let f = posted.check(&session)?;
     let mut errors = FieldErrors::default();
-    let list = errors.check(
-        "list",
-        ListSlug::parse(f.text("list")).map_err(|_| "error_unknown_list"),
-    );
+    let list = ListSlug::parse(f.text("list")).map_err(|_| "error_unknown_list");
+    let list = errors.check("list", list);
     let parsed = parse(&f, &mut errors);
-    let again = |errors: FieldErrors| {
-        let values = serde_json::to_value(f.typed()).unwrap_or_default();
-        (values, errors)
-    };
-    let (Some(list), Some((url, interval))) = (list, parsed) else {
-        let (values, errors) = again(errors);
-        return page(
-            &req,
-            &state,
-            &session,
-            StatusCode::BAD_REQUEST,
-            values,
-            &errors,
-        )
-        .await;
-    };
-    let feed = match feeds::add(&state.pool, url, list, interval).await {
-        Ok(feed) => feed,
-        Err(crate::app::UseCaseError::Conflict(_)) => {
-            errors.add("url", "admin_error_feed_taken");
-            let (values, errors) = again(errors);
-            return page(
-                &req,
-                &state,
-                &session,
-                StatusCode::BAD_REQUEST,
-                values,
-                &errors,
-            )
-            .await;
-        }
-        Err(crate::app::UseCaseError::UnknownList) => {
-            errors.add("list", "error_unknown_list");
-            let (values, errors) = again(errors);
-            return page(
-                &req,
-                &state,
-                &session,
-                StatusCode::BAD_REQUEST,
-                values,
-                &errors,
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let actor = Actor::from(&session.member);
-    let target = feed.id.to_string();
-    staff::record(&state, &actor, AuditAction::FeedAdded, &target, &feed.url).await?;
-    Ok(see_other("/admin/feeds?done=added"))
+    if let (Some(list), Some((url, interval))) = (list, parsed) {
+        let refused = match feeds::add(&state.pool, url, list, interval).await {
+            Ok(feed) => {
+                let actor = Actor::from(&session.member);
+                let target = feed.id.to_string();
+                staff::record(&state, &actor, AuditAction::FeedAdded, &target, &feed.url).await?;
+                return Ok(see_other("/admin/feeds?done=added"));
+            }
+            Err(crate::app::UseCaseError::Conflict(_)) => ("url", "admin_error_feed_taken"),
+            Err(crate::app::UseCaseError::UnknownList) => ("list", "error_unknown_list"),
+            Err(e) => return Err(e.into()),
+        };
+        errors.add(refused.0, refused.1);
+    }
+    let values = serde_json::to_value(f.typed()).unwrap_or_default();
+    page(
+        &req,
+        &state,
+        &session,
+        StatusCode::BAD_REQUEST,
+        values,
+        &errors,
+    )
+    .await
 }
 
 async fn one(state: &AppState, id: i64) -> Result<FeedView, AdminError> {

@@ -259,3 +259,20 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// An app the browser reaches over plain HTTP at its own address: the links it is given must
+/// point there, and the session cookie must not be Secure-only. Returns it and that address.
+pub async fn app_for_browser(
+    customize: impl FnOnce(&mut iscriviti::config::Settings),
+) -> (super::TestApp, String) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let app = super::spawn_app_with(|s| {
+        s.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        s.base_url = base.parse().unwrap();
+        customize(s);
+    })
+    .await;
+    assert_eq!(app.address, base);
+    (app, base)
+}
