@@ -8,7 +8,7 @@ use super::markdown::MAX_INTRO_CHARS;
 use super::MAX_ARTICLES;
 use crate::app::UseCaseError;
 use crate::db::{self, articles, digest_pages, digests, lists, DbConnection, Pool};
-use crate::domain::{DomainError, ListSlug};
+use crate::domain::{DigestStatus, DomainError, ListSlug};
 
 /// How many of a list's latest articles the picker offers.
 const OFFERED: i64 = 100;
@@ -172,8 +172,9 @@ pub struct DraftView {
     pub candidates: Candidates,
     /// The digest's articles, in order (some may be older than the picker's offer).
     pub chosen: Vec<articles::Article>,
-    /// Readers a send would reach now.
-    pub audience: i64,
+    /// Readers a send would reach now (counted only for a draft or a scheduled digest: it
+    /// reads the list's every confirmed reader).
+    pub audience: Option<i64>,
 }
 
 /// A digest with its list, what the picker offers and its audience.
@@ -183,7 +184,12 @@ pub async fn draft_view(pool: &Pool, id: i64) -> Result<DraftView, UseCaseError>
         let list = lists::by_ids(conn, &[digest.list_id])?
             .pop()
             .ok_or(UseCaseError::UnknownList)?;
-        let audience = digest_pages::audience(conn, list.id)?;
+        let audience = match digest.status {
+            DigestStatus::Draft | DigestStatus::Scheduled => {
+                Some(digest_pages::audience(conn, list.id)?)
+            }
+            _ => None,
+        };
         let chosen = digests::articles_of(conn, id)?;
         Ok(DraftView {
             digest,
