@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::articles;
-use super::{is_unique_violation, DbConnection};
+use super::{escape_like, is_unique_violation, DbConnection};
 
 /// An article as stored.
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
@@ -178,18 +178,6 @@ pub fn page(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, more))
-}
-
-/// `%`, `_` and `\` matched as themselves in a LIKE pattern with `ESCAPE '\'`.
-pub(super) fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The article with this id.

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::articles::escape_like;
+use super::escape_like;
 use super::schema::{deliveries, subscribers};
 use super::DbConnection;
 use crate::domain::DeliveryStatus;

@@ -57,10 +57,7 @@ impl Sql {
     fn starts_with(&mut self, column: &str, prefix: &str) -> String {
         match self.backend {
             Backend::Postgres => {
-                let escaped = prefix
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
+                let escaped = super::escape_like(prefix);
                 let p = self.param(Bind::Text(format!("{escaped}%")));
                 format!("{column} LIKE {p}")
             }

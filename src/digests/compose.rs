@@ -120,13 +120,9 @@ pub async fn compose(
     db::write(pool, move |conn| {
         let list = lists::by_slug(conn, list.as_str())?.ok_or(UseCaseError::UnknownList)?;
         check_articles(conn, list.id, &c.article_ids)?;
-        let digest = digests::create(
-            conn,
-            list.id,
-            &c.subject,
-            &c.article_ids,
-            Utc::now().naive_utc(),
-        )?;
+        // Created empty, then given its introduction and articles in one place.
+        let now = Utc::now().naive_utc();
+        let digest = digests::create(conn, list.id, &c.subject, &[], now)?;
         digest_pages::update_draft(conn, digest.id, &c.subject, &c.intro, &c.article_ids)?;
         Ok(digest)
     })

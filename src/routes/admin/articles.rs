@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::access::{Posted, Staff};
 use super::fields::{FieldErrors, Fields};
 use super::page::{render, render_status, see_other};
+use super::params::id;
 use super::AdminError;
 use crate::db::articles::{Article, ArticleFilter, Source};
 use crate::digests::{self, Added};
@@ -82,10 +83,6 @@ pub async fn index(
         "articles",
         minijinja::context! { articles, lists, feeds, query => &*q, next, previous },
     )
-}
-
-fn id(raw: &str) -> Result<i64, AdminError> {
-    raw.parse().map_err(|_| AdminError::NotFound)
 }
 
 /// The form's values for an article.

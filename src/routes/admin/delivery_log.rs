@@ -5,9 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::access::Staff;
-use super::digests::id;
 use super::export::ChunkWriter;
 use super::page::render;
+use super::params::id;
 use super::AdminError;
 use crate::db::delivery_log::LogFilter;
 use crate::digests;

@@ -7,13 +7,13 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::access::{Posted, Staff};
-use super::digests::id;
 use super::fields::FieldErrors;
 use super::page::{render, render_status, see_other};
+use super::params::{id, slug};
 use super::AdminError;
 use crate::db::digests::{Digest, Progress};
 use crate::digests::{self, Control, DraftView};
-use crate::domain::{parse_time_zone, AuditAction, Cadence, DigestStatus, ListSlug};
+use crate::domain::{parse_time_zone, AuditAction, Cadence, DigestStatus};
 use crate::routes::AppState;
 use crate::staff::{self, Actor, Session};
 
@@ -254,7 +254,7 @@ pub async fn cadence(
     posted: Posted,
 ) -> Result<HttpResponse, AdminError> {
     let f = posted.check(&session)?;
-    let slug = ListSlug::parse(&path).map_err(|_| AdminError::NotFound)?;
+    let slug = slug(&path)?;
     let back = f
         .optional("back")
         .filter(|b| b.starts_with("/admin/") && !b.starts_with("//"))

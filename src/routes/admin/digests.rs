@@ -9,10 +9,11 @@ use serde::Deserialize;
 use super::access::{Posted, Staff};
 use super::fields::{FieldErrors, Fields};
 use super::page::{render, render_status, see_other};
+use super::params::{id, slug};
 use super::AdminError;
 use crate::db::articles::Article;
 use crate::digests::{self, Composition, CompositionError};
-use crate::domain::{AuditAction, DigestStatus, ListSlug, SubscriberEmail};
+use crate::domain::{AuditAction, DigestStatus, SubscriberEmail};
 use crate::routes::AppState;
 use crate::staff::{self, Actor, Session};
 use crate::subscriptions;
@@ -26,10 +27,6 @@ pub struct HistoryQuery {
 
 const HISTORY_PAGE: i64 = 50;
 
-pub(super) fn id(raw: &str) -> Result<i64, AdminError> {
-    raw.parse().map_err(|_| AdminError::NotFound)
-}
-
 /// `GET /admin/digests`: every digest (or one list's) with its numbers, newest first.
 pub async fn history(
     req: HttpRequest,
@@ -39,7 +36,7 @@ pub async fn history(
 ) -> Result<HttpResponse, AdminError> {
     let list = match q.list.as_str() {
         "" => None,
-        slug => Some(ListSlug::parse(slug).map_err(|_| AdminError::NotFound)?),
+        slug => Some(super::params::slug(slug)?),
     };
     let digests = digests::history(&state.pool, list, q.before, HISTORY_PAGE).await?;
     let next = (digests.len() as i64 == HISTORY_PAGE)
@@ -171,7 +168,7 @@ pub async fn new_page(
         let lists = subscriptions::open_lists(&state).await?;
         return render(&req, &session, "digest_new", minijinja::context! { lists });
     }
-    let slug = ListSlug::parse(&q.list).map_err(|_| AdminError::NotFound)?;
+    let slug = slug(&q.list)?;
     let candidates = digests::candidates(&state.pool, slug).await?;
     let subject = candidates
         .articles
@@ -199,7 +196,7 @@ pub async fn create(
     posted: Posted,
 ) -> Result<HttpResponse, AdminError> {
     let f = posted.check(&session)?;
-    let slug = ListSlug::parse(&q.list).map_err(|_| AdminError::NotFound)?;
+    let slug = slug(&q.list)?;
     let mut errors = FieldErrors::default();
     let Some(c) = composition(&f, &mut errors) else {
         let candidates = digests::candidates(&state.pool, slug).await?;

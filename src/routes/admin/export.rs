@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::access::Admin;
-use super::lists::slug;
+use super::params::slug;
 use super::AdminError;
 use crate::domain::{AuditAction, DomainError, SubscriptionStatus};
 use crate::routes::AppState;

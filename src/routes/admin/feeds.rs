@@ -7,16 +7,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::access::{Posted, Staff};
 use super::fields::{FieldErrors, Fields};
 use super::page::{render_status, see_other};
+use super::params::id;
 use super::AdminError;
 use crate::domain::{AuditAction, FeedInterval, FeedUrl, ListSlug};
 use crate::feeds::{self, FeedView};
 use crate::routes::AppState;
 use crate::staff::{self, Actor, Session};
 use crate::subscriptions;
-
-fn id(raw: &str) -> Result<i64, AdminError> {
-    raw.parse().map_err(|_| AdminError::NotFound)
-}
 
 async fn page(
     req: &HttpRequest,

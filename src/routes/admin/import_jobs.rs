@@ -5,16 +5,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::access::Admin;
 use super::page::render;
+use super::params;
 use super::AdminError;
 use crate::routes::AppState;
 use crate::subscriptions;
 
 /// Bad rows the progress page shows (the report has them all, up to its cap).
 const SHOWN_ERRORS: i64 = 100;
-
-fn job_id(raw: &str) -> Result<i64, AdminError> {
-    raw.parse().map_err(|_| AdminError::NotFound)
-}
 
 /// `GET /admin/imports/{job}`: progress while it runs (the page reloads itself), then the
 /// counts and the bad rows.
@@ -24,7 +21,7 @@ pub async fn progress(
     Admin(session): Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let job = subscriptions::import_job(&state, job_id(&id)?, SHOWN_ERRORS)
+    let job = subscriptions::import_job(&state, params::id(&id)?, SHOWN_ERRORS)
         .await?
         .ok_or(AdminError::NotFound)?;
     let running = job.job.status == "running" && !job.stalled;
@@ -42,7 +39,7 @@ pub async fn error_report(
     Admin(_): Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let id = job_id(&id)?;
+    let id = params::id(&id)?;
     subscriptions::import_job(&state, id, 0)
         .await?
         .ok_or(AdminError::NotFound)?;

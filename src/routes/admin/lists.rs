@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::access::{Admin, Posted};
 use super::fields::{FieldErrors, Fields};
 use super::page::{render, render_status, see_other};
+use super::params::slug;
 use super::AdminError;
 use crate::db::lists::List;
 use crate::digests;
@@ -56,10 +57,6 @@ pub async fn index(
         "lists",
         minijinja::context! { lists, cadences },
     )
-}
-
-pub(super) fn slug(raw: &str) -> Result<ListSlug, AdminError> {
-    ListSlug::parse(raw).map_err(|_| AdminError::NotFound)
 }
 
 /// The form's values: a list's, or what the person typed.

@@ -19,6 +19,7 @@ mod import_jobs;
 mod imports;
 mod lists;
 mod page;
+mod params;
 mod sign_in;
 mod subscriber_actions;
 mod subscribers;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::access::{Admin, Posted};
 use super::fields::{FieldErrors, Fields};
 use super::page::{render_status, see_other};
+use super::params::id;
 use super::AdminError;
 use crate::db::lists::List;
 use crate::domain::{
@@ -97,10 +98,6 @@ fn results(
         errors,
     };
     render_status(req, session, status, "subscribers", ctx)
-}
-
-pub(super) fn id(raw: &str) -> Result<i64, AdminError> {
-    raw.parse().map_err(|_| AdminError::NotFound)
 }
 
 /// `GET /admin/subscribers/new`.

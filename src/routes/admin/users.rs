@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::access::{Admin, Posted};
 use super::fields::{FieldErrors, Fields};
 use super::page::{render_status, see_other};
+use super::params::id;
 use super::AdminError;
 use crate::domain::{Lang, Role, SubscriberEmail};
 use crate::routes::AppState;
@@ -130,10 +131,6 @@ pub async fn create(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn id(raw: &str) -> Result<i64, AdminError> {
-    raw.parse().map_err(|_| AdminError::NotFound)
 }
 
 /// `POST /admin/users/{id}`: `role=admin|editor`, or `disabled=1|0`.
